@@ -1,0 +1,56 @@
+"""What every command shares: JSON output, error rendering, exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from ..errors import RelmanError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PAUSED = 0, 1, 2, 3
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+
+
+def emit_json(document: Any) -> None:
+    """Print one JSON document on stdout (the `--json` contract)."""
+    click.echo(json.dumps(document, indent=2, sort_keys=False, default=str))
+
+
+def want_json() -> bool:
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None:
+        if ctx.params.get("as_json"):
+            return True
+        ctx = ctx.parent
+    return False
+
+
+def render_error(error: RelmanError, as_json: bool) -> None:
+    if as_json:
+        emit_json({"error": error.message, "where": error.where, "hint": error.hint,
+                   "exit_code": error.exit_code})
+    click.secho(f"error: {error}", fg="red", err=True)
+
+
+class RelmanGroup(click.Group):
+    """A click group that turns RelmanError into a message and an exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RelmanError as error:
+            render_error(error, want_json_from(ctx))
+            ctx.exit(error.exit_code)
+        except KeyboardInterrupt:
+            click.secho("interrupted: the run is journaled; run the same command again to resume",
+                        fg="yellow", err=True)
+            ctx.exit(130)
+
+
+def want_json_from(ctx: click.Context) -> bool:
+    # The failing subcommand's context is gone by now; look at the raw arguments instead.
+    return "--json" in sys.argv[1:]

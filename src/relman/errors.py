@@ -1,0 +1,76 @@
+"""Every failure a person should read, with what went wrong, where, and what to do next.
+
+The CLI maps these to exit codes: 2 for bad input or usage, 1 for a failed check or step,
+3 for a run paused at a gate. Anything that is not a RelmanError is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+
+class RelmanError(Exception):
+    """A failure meant for people. `hint` says what to do next."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None, where: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.where = where
+
+    def __str__(self) -> str:
+        text = f"{self.where}: {self.message}" if self.where else self.message
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class UsageError(RelmanError):
+    """Bad input: a malformed version, a missing file, a corrupt config."""
+
+
+class ConfigError(UsageError):
+    """relman.toml or [tool.relman] is missing something or malformed."""
+
+
+class VersionError(UsageError):
+    """A version string that is not a CPython-style version, or an invalid transition."""
+
+
+class CheckFailed(RelmanError):
+    """A check ran and found a problem (exit 1)."""
+
+    exit_code = 1
+
+
+class StepFailed(RelmanError):
+    """A release step failed; the run stays resumable (exit 1)."""
+
+    exit_code = 1
+
+
+class TransientError(RelmanError):
+    """A failure worth retrying (network blip, server busy)."""
+
+    exit_code = 1
+
+
+class StepTimeout(StepFailed):
+    """A step or a wait ran past its time limit."""
+
+
+class RunPaused(RelmanError):
+    """The run stopped at a gate nobody approved yet (exit 3)."""
+
+    exit_code = 3
+
+
+class LockHeld(UsageError):
+    """Another process is running this release."""
+
+
+class ExternalServiceError(RelmanError):
+    """A remote service answered badly: HTTP error, malformed JSON, timeout."""
+
+    exit_code = 1
