@@ -1,0 +1,1 @@
+"""Build executors (local processes, Buildbot workers) and the Buildbot REST client."""
