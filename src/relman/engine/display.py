@@ -1,0 +1,196 @@
+"""What a person sees while a run goes: a live checklist on a terminal, plain lines otherwise,
+nothing but the final JSON document with `--json`.
+
+✅ done   ⏳ running   ⏸ waiting at a gate   💥 failed   ⏭ skipped   · pending
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from typing import IO
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from .journal import DONE, FAILED, PAUSED, PENDING, RUNNING, SKIPPED
+from .plan import Plan
+from .runner import Observer, RunResult
+from .step import Gate, Step
+
+ICONS = {DONE: "✅", RUNNING: "⏳", PAUSED: "⏸ ", FAILED: "💥", SKIPPED: "⏭ ", PENDING: "· "}
+
+
+class QuietDisplay(Observer):
+    """For --json: the command prints one document at the end; nothing else on stdout."""
+
+
+class PlainDisplay(Observer):
+    """One line per change, for logs and pipes."""
+
+    def __init__(self, stream: IO[str] | None = None):
+        self.stream = stream or sys.stdout
+        self.started: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+    def _say(self, text: str) -> None:
+        with self.lock:
+            print(text, file=self.stream, flush=True)
+
+    def run_started(self, run_id, plan, statuses, resumed):
+        done = sum(1 for s in statuses.values() if s in (DONE, SKIPPED))
+        verb = "resuming" if resumed else "starting"
+        self._say(f"{verb} run {run_id} ({plan.name}): {len(plan.steps)} steps, {done} already done")
+
+    def step_status(self, step_id, status, info=""):
+        if status == RUNNING:
+            self.started.setdefault(step_id, time.monotonic())
+            if info:
+                self._say(f"{ICONS[RUNNING]} {step_id}: {info}")
+            return
+        took = ""
+        if step_id in self.started and status in (DONE, FAILED):
+            took = f" ({time.monotonic() - self.started[step_id]:.2f} s)"
+        suffix = f" — {info}" if info else ""
+        self._say(f"{ICONS.get(status, '?')} {step_id}{took}{suffix}")
+
+    def log(self, step_id, message):
+        self._say(f"   {step_id}: {message}")
+
+    def run_finished(self, result: RunResult):
+        self._say(summary_line(result))
+
+
+class LiveDisplay(Observer):
+    """A live checklist with waiting lines and progress bars, redrawn in place on a terminal."""
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console()
+        self.plan: Plan | None = None
+        self.status: dict[str, str] = {}
+        self.info: dict[str, str] = {}
+        self.started: dict[str, float] = {}
+        self.took: dict[str, float] = {}
+        self.bars: dict[str, tuple[float, float | None, str]] = {}
+        self.live: Live | None = None
+        self.run_id = 0
+
+    def _render(self) -> Group:
+        table = Table.grid(padding=(0, 1))
+        table.add_column(width=2)
+        table.add_column()
+        table.add_column(style="dim")
+        now = time.monotonic()
+        for sid, step in (self.plan.steps.items() if self.plan else []):
+            st = self.status.get(sid, PENDING)
+            if st == RUNNING:
+                timing = f"{now - self.started.get(sid, now):.1f} s"
+            elif sid in self.took:
+                timing = f"{self.took[sid]:.2f} s"
+            else:
+                timing = ""
+            label = Text(f"{sid}  ", style="bold" if st == RUNNING else "")
+            label.append(step.description, style="dim")
+            if self.info.get(sid) and st in (RUNNING, PAUSED, FAILED):
+                label.append(f"\n   {self.info[sid]}", style={"failed": "red", "paused": "yellow"}.get(st, "cyan"))
+            table.add_row(ICONS.get(st, "?"), label, timing)
+            if st == RUNNING and sid in self.bars:
+                done, total, text = self.bars[sid]
+                if total:
+                    table.add_row("", Group(ProgressBar(total=total, completed=done, width=40),
+                                            Text(f"   {text} {done:.0f}/{total:.0f}", style="dim")), "")
+        counts = {k: sum(1 for v in self.status.values() if v == k) for k in ICONS}
+        head = Text(f"relman run {self.run_id}: {counts[DONE] + counts[SKIPPED]}/{len(self.status)} done",
+                    style="bold")
+        return Group(head, table)
+
+    def run_started(self, run_id, plan, statuses, resumed):
+        self.plan, self.run_id = plan, run_id
+        self.status = dict(statuses)
+        self.live = Live(self._render(), console=self.console, refresh_per_second=8,
+                         get_renderable=self._render, transient=False)
+        self.live.start()
+
+    def step_status(self, step_id, status, info=""):
+        if status == RUNNING:
+            self.started.setdefault(step_id, time.monotonic())
+        elif step_id in self.started:
+            self.took[step_id] = time.monotonic() - self.started[step_id]
+        self.status[step_id] = status
+        self.info[step_id] = info
+
+    def log(self, step_id, message):
+        self.info[step_id] = message.splitlines()[-1] if message else ""
+
+    def progress(self, step_id, done, total, label):
+        self.bars[step_id] = (done, total, label)
+
+    def prompt(self, gate: Gate, step: Step, detail: str) -> bool | None:
+        if self.live:
+            self.live.stop()
+        try:
+            return ask_gate(gate, step, detail, self.console)
+        finally:
+            if self.live:
+                self.live.start()
+
+    def run_finished(self, result: RunResult):
+        if self.live:
+            self.live.stop()
+        self.console.print(summary_line(result))
+
+
+def ask_gate(gate: Gate, step: Step, detail: str, console: Console) -> bool | None:
+    """Ask y/yes/n/no on the terminal; None when there is no answer (end of input)."""
+    console.print(f"\n[bold yellow]⏸  gate {gate.id}[/] — {step.description}")
+    for effect in step.effects:
+        style = "bold red" if effect.kind == "irreversible" else ""
+        console.print(f"   effect ({effect.kind}): {effect.what}", style=style)
+    if detail:
+        console.print(f"   {detail}")
+    while True:
+        try:
+            answer = console.input(f"   {gate.question} [y/yes/n/no] ").strip().lower()
+        except EOFError:
+            return None
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("n", "no"):
+            return False
+        console.print("   please answer y, yes, n or no")
+
+
+class PromptingPlainDisplay(PlainDisplay):
+    def prompt(self, gate, step, detail):
+        return ask_gate(gate, step, detail, Console(file=self.stream))
+
+
+def summary_line(result: RunResult) -> str:
+    if result.status == "done":
+        return f"✅ run {result.run_id} finished in {result.wall_s:.1f} s"
+    if result.status == "paused":
+        gates = ", ".join(g for _, g in result.paused)
+        return (f"⏸  run {result.run_id} paused at gate(s) {gates}: approve with --approve {gates.replace(' ', '')}"
+                " (or answer interactively) and run the same command again")
+    steps = ", ".join(result.failed) or "a dependency"
+    return f"💥 run {result.run_id} failed at {steps}: fix the cause and run the same command again to resume"
+
+
+def choose_display(as_json: bool, interactive: bool) -> Observer:
+    if as_json:
+        return QuietDisplay()
+    if sys.stdout.isatty():
+        return LiveDisplay()
+    return PromptingPlainDisplay() if interactive else PlainDisplay()
+
+
+def status_counts(statuses: Mapping[str, str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for st in statuses.values():
+        counts[st] = counts.get(st, 0) + 1
+    return counts

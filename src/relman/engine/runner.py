@@ -1,0 +1,396 @@
+"""Run a plan: every ready step in parallel (bounded), everything journaled, resumable by step id.
+
+The main thread owns the journal and the gates; steps run in worker threads and report back
+through a queue. A finished step is never run again. An interrupted step is probed ("already
+done?") and re-run if not. A step whose inputs changed since it ran is shown before
+continuing. Gates are approved by a flag, a policy, or a person; a gate nobody approved
+pauses the run, which resumes later.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from ..errors import LockHeld, StepTimeout, UsageError
+from .journal import DONE, FAILED, FINISHED_STATES, PAUSED, PENDING, RUNNING, SKIPPED, Journal, StepRow
+from .plan import Plan, fingerprint
+from .step import Gate, GateRequired, Retry, Step, StepContext, failure_text
+
+APPROVED, DECLINED, WAITING = "approved", "declined", "waiting"
+
+
+def current_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return os.environ.get("USER", "unknown")
+
+
+@dataclass
+class ApprovalPolicy:
+    """How gates are answered: `--yes`, `--approve G1,G2`, a named policy, or a person."""
+
+    approve_all: bool = False
+    approve: frozenset[str] = frozenset()
+    policy: frozenset[str] = frozenset()      # gate ids (or "*") a configured policy pre-approves
+    policy_name: str = "policy"
+    interactive: bool = False
+    who: str = field(default_factory=current_user)
+
+
+@dataclass
+class Drift:
+    step_id: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+    def changes(self) -> dict[str, tuple[Any, Any]]:
+        keys = sorted(set(self.before) | set(self.after))
+        return {k: (self.before.get(k), self.after.get(k)) for k in keys if self.before.get(k) != self.after.get(k)}
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    status: str                        # done, failed, paused
+    steps: dict[str, StepRow]
+    failed: list[str]
+    paused: list[tuple[str, str]]      # (step id, gate id)
+    wall_s: float
+
+    @property
+    def exit_code(self) -> int:
+        return {"done": 0, "failed": 1, "paused": 3}.get(self.status, 1)
+
+
+@contextmanager
+def run_lock(state_dir: Path, key: str) -> Iterator[None]:
+    """One process per release. The OS drops the lock when the holder dies, even by SIGKILL."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = state_dir / f"{safe}.lock"
+    pid_path = state_dir / f"{safe}.pid"
+    lock = FileLock(str(lock_path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        holder = pid_path.read_text().strip() if pid_path.exists() else "unknown"
+        raise LockHeld(f"release {key} is already being run by another relman process (pid {holder})",
+                       hint="wait for it to finish or pause; the lock is released as soon as that process exits") from None
+    try:
+        pid_path.write_text(str(os.getpid()))
+        yield
+    finally:
+        lock.release()
+
+
+class Observer:
+    """What the runner tells the display. The default does nothing."""
+
+    def run_started(self, run_id: int, plan: Plan, statuses: Mapping[str, str], resumed: bool) -> None: ...
+    def step_status(self, step_id: str, status: str, info: str = "") -> None: ...
+    def log(self, step_id: str, message: str) -> None: ...
+    def progress(self, step_id: str, done: float, total: float | None, label: str) -> None: ...
+    def prompt(self, gate: Gate, step: Step, detail: str) -> bool | None: return None
+    def run_finished(self, result: RunResult) -> None: ...
+
+
+class Runner:
+    def __init__(self, journal: Journal, plan: Plan, *, key: str, resources: Mapping[str, Any] | None = None,
+                 approvals: ApprovalPolicy | None = None, observer: Observer | None = None,
+                 max_parallel: int = 8, redact: Callable[[str], str] = lambda s: s):
+        self.journal = journal
+        self.plan = plan
+        self.key = key
+        self.resources = dict(resources or {})
+        self.approvals = approvals or ApprovalPolicy()
+        self.observer = observer or Observer()
+        self.max_parallel = max(1, max_parallel)
+        self.redact = redact
+
+    # ---- run selection and drift ---------------------------------------------------------
+    def _step_rows(self) -> list[tuple[str, str, str]]:
+        return [(sid, s.description, s.phase) for sid, s in self.plan.steps.items()]
+
+    def create_run(self) -> int:
+        return self.journal.create_run(self.key, self.plan.name, self.plan.params, self._step_rows())
+
+    def drift(self, run_id: int) -> tuple[list[Drift], dict[str, tuple[Any, Any]]]:
+        """Steps already done whose inputs differ now, and the run parameters that changed."""
+        run = self.journal.get_run(run_id)
+        param_changes = {k: (run.params.get(k), self.plan.params.get(k))
+                         for k in sorted(set(run.params) | set(self.plan.params))
+                         if run.params.get(k) != self.plan.params.get(k)}
+        drifts = []
+        for sid, row in self.journal.steps(run_id).items():
+            if row.status != DONE or sid not in self.plan.steps or row.inputs is None:
+                continue
+            now = _jsonish(self.plan.inputs_of(sid))
+            if fingerprint(now) != row.fingerprint:
+                drifts.append(Drift(sid, row.inputs, now))
+        return drifts, param_changes
+
+    def accept_drift(self, run_id: int, param_changes: Mapping[str, tuple[Any, Any]], how: str) -> None:
+        self.journal.update_params(run_id, self.plan.params,
+                                   {"changes": {k: list(v) for k, v in param_changes.items()},
+                                    "accepted_by": self.approvals.who, "how": how})
+
+    # ---- execution -----------------------------------------------------------------------
+    def execute(self, run_id: int) -> RunResult:
+        started = time.monotonic()
+        journal, plan = self.journal, self.plan
+        journal.add_steps(run_id, self._step_rows())
+        rows = journal.steps(run_id)
+        status: dict[str, str] = {sid: rows[sid].status for sid in plan.steps}
+        outputs: dict[str, dict] = {sid: rows[sid].outputs or {} for sid in plan.steps if rows[sid].status == DONE}
+        resumed = any(st != PENDING for st in status.values())
+
+        interrupted = {sid for sid, st in status.items() if st == RUNNING}
+        for sid in interrupted:
+            journal.end_attempt(run_id, sid, "interrupted", step_status=PENDING,
+                                detail={"note": "the previous process stopped during this step; it will be probed"})
+        for sid, st in status.items():
+            if st in (RUNNING, FAILED, PAUSED):
+                status[sid] = PENDING
+        newly_skipped = [sid for sid in plan.skipped if status[sid] == PENDING]
+        journal.mark_skipped(run_id, newly_skipped)
+        for sid in newly_skipped:
+            status[sid] = SKIPPED
+        journal.set_run_status(run_id, RUNNING)
+
+        approved = {g for g, a in journal.approvals(run_id).items() if a["decision"] == APPROVED}
+        self.observer.run_started(run_id, plan, dict(status), resumed)
+
+        events: queue.Queue = queue.Queue()
+        running: dict[str, tuple[Future, StepContext]] = {}
+        paused: list[tuple[str, str]] = []
+        failed: list[str] = []
+        pool = ThreadPoolExecutor(max_workers=self.max_parallel, thread_name_prefix="relman-step")
+
+        def submit(sid: str) -> None:
+            step = plan.steps[sid]
+            inputs = _jsonish(plan.inputs_of(sid))
+            attempt = journal.start_attempt(run_id, sid, fingerprint(inputs), inputs)
+            ctx = StepContext(step=step, params=plan.params,
+                              dep_outputs={d: outputs.get(d, {}) for d in plan.ancestors[sid]},
+                              resources=self.resources, approved_gates=frozenset(approved), _events=events,
+                              deadline=time.monotonic() + step.timeout_s if step.timeout_s else None,
+                              attempt=attempt, resumed=sid in interrupted)
+            status[sid] = RUNNING
+            self.observer.step_status(sid, RUNNING, "probing" if sid in interrupted else "")
+            future = pool.submit(_work, step, ctx)
+            future.add_done_callback(lambda f, sid=sid: events.put(("finished", sid, f)))
+            running[sid] = (future, ctx)
+
+        def gate_decision(gate: Gate, sid: str, detail: str = "") -> str:
+            if gate.id in approved:
+                return APPROVED
+            how, who = None, self.approvals.who
+            if self.approvals.approve_all:
+                how = "flag:--yes"
+            elif gate.id in self.approvals.approve:
+                how = "flag:--approve"
+            elif gate.id in self.approvals.policy or "*" in self.approvals.policy:
+                how, who = "policy", self.approvals.policy_name
+            elif self.approvals.interactive:
+                answer = self.observer.prompt(gate, plan.steps[sid], detail)
+                if answer is not None:
+                    decision = APPROVED if answer else DECLINED
+                    journal.record_approval(run_id, gate.id, sid, decision, who, "interactive", detail or None)
+                    if answer:
+                        approved.add(gate.id)
+                    return decision
+            if how is None:
+                journal.event(run_id, sid, "gate-waiting", {"gate": gate.id, "question": gate.question,
+                                                            "detail": detail})
+                return WAITING
+            journal.record_approval(run_id, gate.id, sid, APPROVED, who, how, detail or None)
+            approved.add(gate.id)
+            return APPROVED
+
+        def pause(sid: str, gate: Gate, decision: str) -> None:
+            status[sid] = PAUSED
+            journal.set_step_status(run_id, sid, PAUSED)
+            paused.append((sid, gate.id))
+            self.observer.step_status(sid, PAUSED, f"gate {gate.id}: {gate.question}"
+                                      + (" (declined)" if decision == DECLINED else ""))
+
+        def finish(sid: str, future: Future) -> None:
+            running.pop(sid, None)
+            if status[sid] != RUNNING:      # timed out earlier; its late result is ignored
+                return
+            kind, value, how = future.result()
+            if kind == "done":
+                outputs[sid] = value
+                status[sid] = DONE
+                journal.end_attempt(run_id, sid, "already-done" if how == "probed" else "done",
+                                    step_status=DONE, outputs=value)
+                self.observer.step_status(sid, DONE, "already done" if how == "probed" else "")
+            elif kind == "gate":
+                gate_error: GateRequired = value
+                journal.end_attempt(run_id, sid, "gate", step_status=PENDING,
+                                    detail={"gate": gate_error.gate.id, "detail": gate_error.detail})
+                status[sid] = PENDING
+                decision = gate_decision(gate_error.gate, sid, gate_error.detail)
+                if decision == APPROVED:
+                    submit(sid)
+                else:
+                    pause(sid, gate_error.gate, decision)
+            else:
+                text = self.redact(failure_text(value))
+                status[sid] = FAILED
+                failed.append(sid)
+                journal.end_attempt(run_id, sid, "failed", step_status=FAILED, error=text)
+                self.observer.step_status(sid, FAILED, text)
+
+        try:
+            while True:
+                blocked = {s for s, st in status.items() if st in (FAILED, PAUSED)}
+                for sid, step in plan.steps.items():
+                    if len(running) >= self.max_parallel:
+                        break
+                    if status[sid] != PENDING or any(status[d] not in FINISHED_STATES for d in step.deps):
+                        continue
+                    if _depends_on(plan, sid, blocked):
+                        continue
+                    if step.gate is not None:
+                        decision = gate_decision(step.gate, sid)
+                        if decision != APPROVED:
+                            pause(sid, step.gate, decision)
+                            continue
+                    submit(sid)
+                if not running:
+                    break
+                try:
+                    message = events.get(timeout=_next_timeout(running))
+                except queue.Empty:
+                    message = None
+                while message is not None:
+                    kind, sid, payload = message
+                    if kind == "finished":
+                        finish(sid, payload)
+                    elif kind == "log":
+                        text = self.redact(payload)
+                        journal.event(run_id, sid, "log", {"message": text})
+                        self.observer.log(sid, text)
+                    elif kind == "progress":
+                        self.observer.progress(sid, *payload)
+                    elif kind == "retry":
+                        number, text, delay = payload
+                        text = self.redact(text)
+                        journal.end_attempt(run_id, sid, "retry", error=text, detail={"retry_in_s": delay})
+                        journal.start_attempt(run_id, sid, fingerprint(_jsonish(plan.inputs_of(sid))),
+                                              _jsonish(plan.inputs_of(sid)))
+                        self.observer.step_status(sid, RUNNING, f"retry {number + 1} in {delay:.1f} s: {text}")
+                    try:
+                        message = events.get_nowait()
+                    except queue.Empty:
+                        message = None
+                now = time.monotonic()
+                for sid, (future, ctx) in list(running.items()):
+                    if ctx.deadline is not None and now > ctx.deadline and status[sid] == RUNNING:
+                        ctx.cancel_event.set()
+                        running.pop(sid)
+                        error = StepTimeout(f"step {sid} ran past its {plan.steps[sid].timeout_s:.0f} s limit",
+                                            hint="run again to retry it, or raise the timeout in the configuration")
+                        status[sid] = FAILED
+                        failed.append(sid)
+                        journal.end_attempt(run_id, sid, "timeout", step_status=FAILED, error=str(error))
+                        self.observer.step_status(sid, FAILED, str(error))
+        except BaseException:
+            for sid, (_, ctx) in running.items():
+                ctx.cancel_event.set()
+                journal.end_attempt(run_id, sid, "interrupted", step_status=PENDING)
+            journal.set_run_status(run_id, "interrupted")
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=False)
+
+        if failed:
+            final = "failed"
+        elif paused:
+            final = "paused"
+        elif all(st in FINISHED_STATES for st in status.values()):
+            final = "done"
+        else:
+            final = "failed"
+        journal.set_run_status(run_id, final, finished=final == "done")
+        result = RunResult(run_id, final, journal.steps(run_id), failed, paused, time.monotonic() - started)
+        self.observer.run_finished(result)
+        return result
+
+
+def _work(step: Step, ctx: StepContext) -> tuple[str, Any, str]:
+    """Runs in a worker thread: probe, then act, with retries. Never raises."""
+    try:
+        if step.probe is not None:
+            found = step.probe(ctx)
+            if found is not None:
+                return "done", _jsonish(found), "probed"
+        policy = step.retry or Retry(attempts=1)
+        number = 1
+        while True:
+            try:
+                return "done", _jsonish(step.action(ctx) or {}), "ran"
+            except policy.on as error:
+                if number >= policy.attempts:
+                    raise
+                delay = policy.delay(number)
+                ctx._events.put(("retry", step.id, (number, failure_text(error), delay)))
+                ctx.sleep(delay)
+                number += 1
+    except GateRequired as gate:
+        return "gate", gate, ""
+    except BaseException as error:  # reported, journaled and shown; the run stays resumable
+        return "failed", error, ""
+
+
+def _jsonish(value: Any) -> Any:
+    """Outputs and inputs are stored as JSON: make sure they are (paths become strings)."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonish(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_jsonish(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _depends_on(plan: Plan, sid: str, blocked: set[str]) -> bool:
+    return bool(blocked) and not blocked.isdisjoint(plan.ancestors[sid])
+
+
+def _next_timeout(running: Mapping[str, tuple[Future, StepContext]]) -> float:
+    deadlines = [ctx.deadline for _, ctx in running.values() if ctx.deadline is not None]
+    if not deadlines:
+        return 1.0
+    return max(0.01, min(1.0, min(deadlines) - time.monotonic()))
+
+
+def describe_drift(drifts: list[Drift], params: Mapping[str, tuple[Any, Any]]) -> str:
+    lines = []
+    for name, (old, new) in params.items():
+        lines.append(f"  run input {name}: {old!r} -> {new!r}")
+    for d in drifts:
+        for name, (old, new) in d.changes().items():
+            lines.append(f"  step {d.step_id}: {name} was {old!r}, now {new!r}")
+    return "\n".join(lines)
+
+
+def refuse_drift(drifts: list[Drift], params: Mapping[str, tuple[Any, Any]]) -> UsageError:
+    return UsageError("the inputs changed since this run started:\n" + describe_drift(drifts, params),
+                      hint="steps already done are not run again; pass --accept-changes to continue with the new "
+                           "inputs, or --fresh to start a new run")
