@@ -1,0 +1,107 @@
+"""`relman demo`: a whole release of the sample project, through the same code as a real one.
+
+Only the configuration differs from a real release: the remotes are local bare repositories
+and every gate is approved by the demo's policy (and journaled as such). Running the demo
+again on the same folder resumes an interrupted rehearsal; `fresh` starts a new one.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..engine.runner import ApprovalPolicy, Observer, RunResult
+from ..errors import UsageError
+from ..release.session import ReleaseSession
+from ..version import Version
+from .sample import create_sample_project
+
+DEFAULT_VERSION = "3.14.0rc1"
+MARKER = "relman-demo.json"
+DEMO_POLICY = "demo policy (rehearsal: every gate pre-approved)"
+
+
+@dataclass
+class DemoOutcome:
+    result: RunResult
+    session: ReleaseSession
+    root: Path
+    already_finished: bool
+    wall_s: float
+    report: Path
+
+    def summary(self) -> dict[str, Any]:
+        steps = {sid: row.status for sid, row in self.result.steps.items()}
+        return {
+            "run_id": self.result.run_id,
+            "version": self.session.version.text,
+            "status": self.result.status,
+            "already_finished": self.already_finished,
+            "state_db": str(self.session.db_path),
+            "repo": str(self.session.repo),
+            "artifacts_dir": str(self.root / "work" / "artifacts"),
+            "downloads_dir": str(self.root / "downloads"),
+            "site_dir": str(self.root / "site"),
+            "report": str(self.report),
+            "steps": steps,
+            "failed": self.result.failed,
+            "paused": [gate for _, gate in self.result.paused],
+            "wall_s": round(self.wall_s, 3),
+        }
+
+
+def prepare(root: Path, version: str | None, fresh: bool) -> tuple[Path, Version, bool]:
+    """Create (or find) the rehearsal folder; returns (root, version, created)."""
+    root = Path(root).expanduser().resolve()
+    marker = root / MARKER
+    if fresh and root.exists():
+        if marker.exists() or not any(root.iterdir()):
+            shutil.rmtree(root)
+        else:
+            raise UsageError(f"{root} exists and is not a relman demo folder; refusing to delete it",
+                             hint="choose another --dir")
+    if marker.exists():
+        recorded = json.loads(marker.read_text())["version"]
+        if version and Version.parse(version).text != recorded:
+            raise UsageError(f"{root} holds a rehearsal of {recorded}, not {version}",
+                             hint="pass --fresh to start over, or another --dir")
+        return root, Version.parse(recorded), False
+    if root.exists() and any(root.iterdir()):
+        raise UsageError(f"{root} is not empty and is not a relman demo folder", hint="choose another --dir")
+    v = Version.parse(version or DEFAULT_VERSION)
+    if v.is_development_start:
+        raise UsageError(f"{v} is not a release", hint=f"try {DEFAULT_VERSION}")
+    create_sample_project(root, v)
+    marker.write_text(json.dumps({"version": v.text, "created": time.time()}) + "\n")
+    return root, v, True
+
+
+def run_demo(root: Path, *, version: str | None = None, fresh: bool = False, executor: str = "local",
+             observer: Observer | None = None, as_json: bool = False) -> DemoOutcome:
+    started = time.monotonic()
+    root, v, _ = prepare(root, version, fresh)
+    overrides = {"profile": "demo", "project": "Sample Python", "build": {"executor": executor},
+                 "tools": ["git", "make", "cc"]}
+    session = ReleaseSession.open(v.text, root / "cpython", state_dir=root / "state", work_dir=root / "work",
+                                  overrides=overrides)
+    policy = ApprovalPolicy(policy=frozenset({"*"}), policy_name=DEMO_POLICY)
+    result = session.run(approvals=policy, observer=observer, as_json=as_json)
+    already = result.wall_s == 0.0 and result.status == "done"
+    report = root / "report.md"
+    write_report(session, result.run_id, report)
+    return DemoOutcome(result, session, root, already, time.monotonic() - started, report)
+
+
+def write_report(session: ReleaseSession, run_id: int, path: Path) -> None:
+    from ..announce.diary import diary_markdown
+    from ..engine.journal import Journal
+
+    journal = Journal(session.db_path)
+    try:
+        path.write_text(diary_markdown(journal, run_id))
+    finally:
+        journal.close()

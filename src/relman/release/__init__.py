@@ -1,0 +1,1 @@
+"""The release pipeline: steps grouped by phase, wiring the libraries into the engine's DAG."""

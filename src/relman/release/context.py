@@ -1,0 +1,68 @@
+"""What every release step shares: the version, the repository, the settings, the adapters.
+
+Built once per run from the run's parameters, so a rehearsal differs from a real release
+only in its configuration (endpoints), never in the steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import Settings
+from ..engine.step import StepContext
+from ..vcs import Git
+from ..version import Version
+
+
+@dataclass
+class Release:
+    version: Version
+    repo: Path
+    settings: Settings
+    git: Git
+    work_dir: Path            # where the run keeps artifacts and previews
+
+    @property
+    def temp_branch(self) -> str:
+        return self.settings.git.temp_branch.format(tag=self.version.git_tag, version=self.version.text)
+
+    @property
+    def news_dir(self) -> Path:
+        return self.repo / self.settings.news.dir
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.work_dir / "artifacts"
+
+    def remote(self, which: str) -> str:
+        return getattr(self.settings.remotes, which)
+
+    @property
+    def post_release_branch(self) -> str:
+        """Where the "Post V" commit goes: the new X.Y branch at beta 1, else the release branch."""
+        return self.version.basic_version if self.version.is_feature_freeze else self.version.branch
+
+    @property
+    def upstream_branches(self) -> list[str]:
+        if self.version.is_feature_freeze:
+            return [self.version.basic_version, "main"]
+        return [self.version.branch]
+
+
+def release_of(ctx: StepContext) -> Release:
+    return ctx.resources["release"]
+
+
+def release_params(version: Version, repo: Path, settings: Settings, work_dir: Path,
+                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run's parameters: what identifies it and what its steps are fingerprinted on."""
+    return {
+        "version": version.text,
+        "repo": str(repo),
+        "work_dir": str(work_dir),
+        "profile": settings.profile,
+        "settings": settings.dump(),
+        **(extra or {}),
+    }

@@ -1,0 +1,168 @@
+"""After the release is built and published: merge the tag back, the `+`/`+dev` bump "Post V",
+at beta 1 the new X.Y branch and main bumped to the next a0, the push upstream (a gate,
+irreversible), and removing the temporary branch.
+
+These steps share one working tree, so they form a chain; each probes whether it is done.
+"""
+
+from __future__ import annotations
+
+from ..engine.step import IRREVERSIBLE, LOCAL, Effect, Gate, Retry, Step, StepContext
+from ..source.bump import plan_release_bump
+from .context import release_of
+from .gitops import checkout, local_ref_ids, push_refspecs, remote_has, subjects_since
+
+PHASE = "post"
+PUSH_UPSTREAM = Gate("push-upstream", "Push the release to upstream? This cannot be undone.")
+
+
+def merge_target(ctx: StepContext) -> str:
+    release = release_of(ctx)
+    return "main" if release.version.is_feature_freeze else release.version.branch
+
+
+def merge_back_probe(ctx: StepContext) -> dict | None:
+    release = release_of(ctx)
+    target = merge_target(ctx)
+    if release.git.ok("merge-base", "--is-ancestor", release.version.git_tag, target):
+        return {"branch": target, "head": release.git.rev(target)}
+    return None
+
+
+def merge_back(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    git, target = release.git, merge_target(ctx)
+    checkout(git, target)
+    git.run("merge", "-q", "--no-edit", release.version.git_tag)
+    return {"branch": target, "head": git.head()}
+
+
+def new_branch_probe(ctx: StepContext) -> dict | None:
+    release = release_of(ctx)
+    name = release.version.basic_version
+    return {"branch": name, "head": release.git.rev(name)} if release.git.branch_exists(name) else None
+
+
+def create_new_branch(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    name = release.version.basic_version
+    release.git.run("branch", name, release.version.git_tag)
+    return {"branch": name, "head": release.git.rev(name)}
+
+
+def _commit_probe(ctx: StepContext, branch: str, subject: str) -> dict | None:
+    release = release_of(ctx)
+    if subject in subjects_since(release.git, release.version.git_tag, branch):
+        return {"branch": branch, "head": release.git.rev(branch)}
+    return None
+
+
+def dev_bump_probe(ctx: StepContext) -> dict | None:
+    release = release_of(ctx)
+    return _commit_probe(ctx, release.post_release_branch, f"Post {release.version}")
+
+
+def dev_bump(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    git, branch = release.git, release.post_release_branch
+    checkout(git, branch)
+    changed = plan_release_bump(release.repo, release.version, done=True).apply()
+    git.add()
+    git.commit(f"Post {release.version}")
+    return {"branch": branch, "head": git.head(), "files": sorted(str(p.relative_to(release.repo)) for p in changed)}
+
+
+def new_main_probe(ctx: StepContext) -> dict | None:
+    release = release_of(ctx)
+    return _commit_probe(ctx, "main", f"Python {release.version.next_minor}")
+
+
+def bump_main(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    git, nxt = release.git, release.version.next_minor
+    checkout(git, "main")
+    edits = plan_release_bump(release.repo, nxt, release_cycle=ctx.resources.get("release_cycle"))
+    changed = edits.apply()
+    for note in getattr(edits, "notes", []):
+        ctx.log(str(note))
+    git.add()
+    git.commit(f"Python {nxt}")
+    return {"branch": "main", "version": nxt.text, "head": git.head(),
+            "files": sorted(str(p.relative_to(release.repo)) for p in changed)}
+
+
+def upstream_refs(ctx: StepContext) -> list[str]:
+    release = release_of(ctx)
+    return [f"refs/heads/{b}" for b in release.upstream_branches] + [f"refs/tags/{release.version.git_tag}"]
+
+
+def preview_upstream_push(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    specs = [f"{ref}:{ref}" for ref in upstream_refs(ctx)]
+    text = push_refspecs(release.git, release.remote("upstream"), specs, dry_run=True)
+    ctx.log("dry run: " + " | ".join(line for line in text.splitlines() if line.strip()))
+    return {"dry_run": text}
+
+
+def upstream_probe(ctx: StepContext) -> dict | None:
+    release = release_of(ctx)
+    refs = upstream_refs(ctx)
+    if remote_has(release.git, release.remote("upstream"), local_ref_ids(release.git, refs)):
+        return {"pushed": refs, "remote": release.remote("upstream")}
+    return None
+
+
+def push_upstream(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    specs = [f"{ref}:{ref}" for ref in upstream_refs(ctx)]
+    push_refspecs(release.git, release.remote("upstream"), specs, dry_run=False)
+    return {"pushed": upstream_refs(ctx), "remote": release.remote("upstream")}
+
+
+def temp_branch_gone(ctx: StepContext) -> dict | None:
+    release = release_of(ctx)
+    if release.git.branch_exists(release.temp_branch):
+        return None
+    checkout(release.git, release.post_release_branch)
+    return {"removed": release.temp_branch}
+
+
+def remove_temp_branch(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    checkout(release.git, release.post_release_branch)
+    release.git.run("branch", "-q", "-D", release.temp_branch)
+    return {"removed": release.temp_branch, "checked_out": release.post_release_branch}
+
+
+def is_b1(params) -> bool:
+    from ..version import Version
+
+    return Version.parse(params["version"]).is_feature_freeze
+
+
+def post_steps(after: tuple[str, ...]) -> list[Step]:
+    """The post-release chain, starting once every step in `after` is done."""
+    local = (Effect(LOCAL, "commits on local branches"),)
+    return [
+        Step("post.merge-back", "merge the tag back into its branch", merge_back, deps=after, phase=PHASE,
+             probe=merge_back_probe, uses=("version",), effects=local),
+        Step("post.new-branch", "create the X.Y maintenance branch (beta 1)", create_new_branch,
+             deps=("post.merge-back",), phase=PHASE, probe=new_branch_probe, condition=is_b1,
+             condition_text="only for beta 1 (feature freeze)", uses=("version",), effects=local),
+        Step("post.dev-bump", "post-release commit \"Post V\" (+ / +dev suffix)", dev_bump,
+             deps=("post.merge-back", "post.new-branch"), phase=PHASE, probe=dev_bump_probe, uses=("version",),
+             effects=local),
+        Step("post.new-main", "bump main to the next X.Y.0a0 with a What's New skeleton (beta 1)", bump_main,
+             deps=("post.dev-bump",), phase=PHASE, probe=new_main_probe, condition=is_b1,
+             condition_text="only for beta 1 (feature freeze)", uses=("version",), effects=local),
+        Step("post.push-upstream-preview", "dry run of the push upstream", preview_upstream_push,
+             deps=("post.dev-bump", "post.new-main"), phase=PHASE, uses=("version", "upstream"),
+             retry=Retry(attempts=3), timeout_s=300),
+        Step("post.push-upstream", "push the branches and the tag upstream", push_upstream,
+             deps=("post.push-upstream-preview",), phase=PHASE, probe=upstream_probe, gate=PUSH_UPSTREAM,
+             uses=("version", "upstream"), retry=Retry(attempts=3, backoff_s=2.0), timeout_s=600,
+             effects=(Effect(IRREVERSIBLE, "publishes the release branch(es) and tag upstream"),)),
+        Step("post.remove-temp-branch", "remove the temporary release branch", remove_temp_branch,
+             deps=("post.push-upstream",), phase=PHASE, probe=temp_branch_gone, uses=("version",),
+             effects=(Effect(LOCAL, "deletes the local temporary branch"),)),
+    ]

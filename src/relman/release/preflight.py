@@ -1,0 +1,125 @@
+"""Pre-flight checks: everything that must hold before the release touches anything.
+
+They only read, so they all run in parallel. Each failure names what is wrong and what to do.
+Some are gates rather than failures: an old checkout, or a magic-number mismatch before rc.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+from ..engine.step import REMOTE, Effect, Gate, Retry, Step, StepContext
+from ..errors import CheckFailed, TransientError
+from ..source.magic import check_magic_number
+from ..version import check_transition
+from .context import release_of
+
+OLD_REPO = Gate("old-repo", "The last commit is older than expected. Continue with this checkout?")
+MAGIC = Gate("magic-number", "The bytecode magic numbers disagree. Continue anyway (allowed before rc)?")
+PHASE = "preflight"
+
+
+def check_tools(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    found = {tool: shutil.which(tool) for tool in release.settings.tools}
+    missing = [tool for tool, path in found.items() if not path]
+    if missing:
+        raise CheckFailed(f"required tools not found on PATH: {', '.join(missing)}",
+                          hint="install them, or remove them from `tools` in relman.toml")
+    return {"tools": found}
+
+
+def check_branch(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    current = release.git.current_branch()
+    expected = release.version.branch
+    if current != expected:
+        raise CheckFailed(f"{release.version} is released from branch {expected}, but the checkout is on "
+                          f"{current or 'a detached HEAD'}", where=str(release.repo),
+                          hint=f"git checkout {expected}")
+    return {"branch": current, "head": release.git.head()}
+
+
+def check_clean(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    dirty = release.git.status_porcelain()
+    if dirty:
+        shown = "\n".join("  " + line for line in dirty[:10]) + ("\n  …" if len(dirty) > 10 else "")
+        raise CheckFailed(f"the working tree has {len(dirty)} uncommitted change(s):\n{shown}",
+                          where=str(release.repo), hint="commit or stash them, then run again")
+    return {"clean": True}
+
+
+def check_repo_age(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    committed = release.git.commit_time()
+    age_h = (time.time() - committed) / 3600
+    limit = release.settings.git.max_repo_age_hours
+    if age_h > limit:
+        ctx.require_approval(OLD_REPO, f"the last commit is {age_h:.1f} hours old (limit {limit:g} h); "
+                                       "pull first unless this is intended")
+    return {"last_commit_age_h": round(age_h, 2)}
+
+
+def check_transition_valid(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    tags = release.git.tags()
+    check_transition(release.version, tags)
+    return {"existing_release_tags": len(tags)}
+
+
+def check_tag_free(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    tag = release.version.git_tag
+    commit = release.git.tag_commit(tag)
+    if commit is None:
+        return {"tag": tag, "exists": False}
+    # A tag made by this run (recorded on its temporary branch) is not in the way.
+    if release.git.branch_exists(release.temp_branch) and release.git.rev(release.temp_branch) == commit:
+        return {"tag": tag, "exists": True, "commit": commit}
+    raise CheckFailed(f"tag {tag} already exists (at {commit[:12]})", where=str(release.repo),
+                      hint="was this version already released? choose the next version, or delete a stray tag")
+
+
+def check_remotes(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    reached = {}
+    for which in ("fork", "upstream"):
+        remote = release.remote(which)
+        proc = release.git.run("ls-remote", "--heads", remote, check=False, timeout=60)
+        if proc.returncode != 0:
+            message = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
+            raise TransientError(f"cannot reach the {which} remote {remote!r}: {message}",
+                                 hint=f"check `remotes.{which}` in relman.toml and your network or credentials")
+        reached[which] = remote
+    return {"remotes": reached}
+
+
+def check_magic(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    result = check_magic_number(release.repo)
+    if not result.ok:
+        if release.version.is_release_candidate or release.version.is_final:
+            raise CheckFailed(result.message, hint="fix the magic number before a release candidate or final")
+        ctx.require_approval(MAGIC, result.message)
+    return result.as_dict()
+
+
+def preflight_steps() -> list[Step]:
+    def step(sid: str, description: str, action, **kw) -> Step:
+        return Step(f"preflight.{sid}", description, action, phase=PHASE, uses=("version", "repo"), **kw)
+
+    return [
+        step("tools", "the required tools are installed", check_tools),
+        step("branch", "the checkout is on the release branch", check_branch),
+        step("clean", "the working tree is clean", check_clean),
+        step("repo-age", "the last commit is recent", check_repo_age),
+        step("transition", "the version is a valid next release", check_transition_valid),
+        step("tag-free", "the release tag does not exist yet", check_tag_free),
+        step("magic-number", "the bytecode magic numbers agree", check_magic),
+        step("remotes", "the fork and upstream remotes are reachable", check_remotes,
+             effects=(Effect(REMOTE, "reads the remotes (git ls-remote)"),),
+             retry=Retry(attempts=3, backoff_s=1.0), timeout_s=180),
+    ]
+

@@ -1,0 +1,138 @@
+"""Source preparation: the temporary branch, the release commit, the tag, the push to the fork.
+
+The release commit is one commit "Python V" holding the released news, the version bump and
+the docs `next` replacement; it is tagged as is (no amend after tagging).
+"""
+
+from __future__ import annotations
+
+from ..engine.step import LOCAL, REMOTE, Effect, Gate, Retry, Step, StepContext
+from ..errors import CheckFailed
+from ..source.bump import plan_release_bump
+from .context import release_of
+from .gitops import checkout, discard_partial_work, local_ref_ids, push_refspecs, remote_has
+
+PHASE = "source"
+PUSH_FORK = Gate("push-fork", "Push the release branch and tag to your fork?")
+
+
+def temp_branch_probe(ctx: StepContext) -> dict | None:
+    release = release_of(ctx)
+    if release.git.branch_exists(release.temp_branch):
+        checkout(release.git, release.temp_branch)
+        return {"branch": release.temp_branch}
+    return None
+
+
+def create_temp_branch(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    release.git.run("checkout", "-q", "-b", release.temp_branch)
+    return {"branch": release.temp_branch, "base": release.git.head()}
+
+
+def release_commit_probe(ctx: StepContext) -> dict | None:
+    release = release_of(ctx)
+    checkout(release.git, release.temp_branch)
+    if release.git.out("log", "-1", "--format=%s") == f"Python {release.version}":
+        return {"commit": release.git.head()}
+    return None
+
+
+def make_release_commit(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    git, version = release.git, release.version
+    discard_partial_work(git, release.temp_branch)
+    released_news = None
+    if release.news_dir.is_dir():
+        from ..news import release_news
+
+        released_news = release_news(release.news_dir, version.text)
+        ctx.log(f"news released into {released_news.relative_to(release.repo)}")
+    edits = plan_release_bump(release.repo, version, docs=True,
+                              release_cycle=ctx.resources.get("release_cycle"))
+    changed = edits.apply()
+    ctx.log(f"version bumped in {len(changed)} file(s)")
+    git.add()
+    commit = git.commit(f"Python {version}")
+    return {"commit": commit, "files": sorted(str(p.relative_to(release.repo)) for p in changed),
+            "news": str(released_news.relative_to(release.repo)) if released_news else None}
+
+
+def tag_probe(ctx: StepContext) -> dict | None:
+    release = release_of(ctx)
+    tag = release.version.git_tag
+    commit = release.git.tag_commit(tag)
+    if commit is None:
+        return None
+    expected = ctx.dep("source.release-commit").get("commit")
+    if commit != expected:
+        raise CheckFailed(f"tag {tag} exists but points at {commit[:12]}, not the release commit "
+                          f"{str(expected)[:12]}", where=str(release.repo),
+                          hint=f"inspect it with `git show {tag}`; delete it only if it is a leftover")
+    return {"tag": tag, "commit": commit, "object": release.git.out("rev-parse", tag)}
+
+
+def create_tag(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    tag, commit = release.version.git_tag, ctx.dep("source.release-commit")["commit"]
+    sign = release.settings.git.sign_tags
+    args = []
+    if sign == "ssh":
+        args += ["-c", "gpg.format=ssh"]
+    args += ["tag"]
+    if sign != "none":
+        args += ["-s"] + (["-u", release.settings.git.signing_key] if release.settings.git.signing_key else [])
+    else:
+        args += ["-a"]
+    release.git.run(*args, "-m", f"Python {release.version}", tag, commit)
+    return {"tag": tag, "commit": commit, "object": release.git.out("rev-parse", tag), "signed": sign}
+
+
+def fork_refspecs(ctx: StepContext) -> list[str]:
+    release = release_of(ctx)
+    return [f"refs/heads/{release.temp_branch}:refs/heads/{release.temp_branch}",
+            f"refs/tags/{release.version.git_tag}:refs/tags/{release.version.git_tag}"]
+
+
+def preview_fork_push(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    text = push_refspecs(release.git, release.remote("fork"), fork_refspecs(ctx), dry_run=True)
+    ctx.log("dry run: " + " | ".join(line for line in text.splitlines() if line.strip()))
+    return {"dry_run": text}
+
+
+def fork_push_probe(ctx: StepContext) -> dict | None:
+    release = release_of(ctx)
+    refs = [f"refs/heads/{release.temp_branch}", f"refs/tags/{release.version.git_tag}"]
+    if remote_has(release.git, release.remote("fork"), local_ref_ids(release.git, refs)):
+        return {"pushed": refs, "remote": release.remote("fork")}
+    return None
+
+
+def push_to_fork(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    push_refspecs(release.git, release.remote("fork"), fork_refspecs(ctx), dry_run=False)
+    return {"pushed": fork_refspecs(ctx), "remote": release.remote("fork")}
+
+
+def source_steps() -> list[Step]:
+    preflight = ("preflight.tools", "preflight.branch", "preflight.clean", "preflight.repo-age",
+                 "preflight.transition", "preflight.tag-free", "preflight.magic-number", "preflight.remotes")
+    return [
+        Step("source.temp-branch", "create the temporary release branch", create_temp_branch,
+             deps=preflight, phase=PHASE, probe=temp_branch_probe, uses=("version",),
+             effects=(Effect(LOCAL, "creates and checks out a local branch"),)),
+        Step("source.release-commit", "release commit: news released, version bumped, docs `next` replaced",
+             make_release_commit, deps=("source.temp-branch",), phase=PHASE, probe=release_commit_probe,
+             uses=("version",), effects=(Effect(LOCAL, "edits files and commits \"Python V\""),)),
+        Step("source.tag", "annotated release tag", create_tag, deps=("source.release-commit",), phase=PHASE,
+             probe=tag_probe, uses=("version", "sign_tags"),
+             effects=(Effect(LOCAL, "creates the tag vV (signed when configured)"),)),
+        Step("source.push-fork-preview", "dry run of the push to the fork", preview_fork_push,
+             deps=("source.tag",), phase=PHASE, uses=("version", "fork"), retry=Retry(attempts=3),
+             timeout_s=300),
+        Step("source.push-fork", "push the release branch and tag to the fork", push_to_fork,
+             deps=("source.push-fork-preview",), phase=PHASE, probe=fork_push_probe, gate=PUSH_FORK,
+             uses=("version", "fork"), retry=Retry(attempts=3, backoff_s=2.0), timeout_s=600,
+             effects=(Effect(REMOTE, "pushes the temporary branch and the tag to the fork"),)),
+    ]

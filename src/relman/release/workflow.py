@@ -1,0 +1,24 @@
+"""The release workflow: the whole DAG for one version, assembled from the phases.
+
+`plan` and `run` both come through here, so the dry run shows exactly what a run would do.
+"""
+
+from __future__ import annotations
+
+from ..engine.plan import Plan
+from ..engine.step import Step
+from .post import post_steps
+from .preflight import preflight_steps
+from .source import source_steps
+
+WORKFLOW = "release"
+
+
+def release_steps() -> list[Step]:
+    steps = preflight_steps() + source_steps()
+    after_publish = ("source.push-fork",)
+    return steps + post_steps(after_publish)
+
+
+def release_plan(params: dict) -> Plan:
+    return Plan.build(WORKFLOW, release_steps(), params)
