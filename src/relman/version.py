@@ -273,8 +273,8 @@ def valid_next_versions(existing: Iterable[Version], series: tuple[int, int] | N
         return [Version(series[0], series[1], 0, "a", 1)]
     result = [s for v in latest.values() for s in v.successors()]
     if latest:
-        newest = max(latest)
-        result.append(Version(newest.major, newest.minor + 1, 0, "a", 1))
+        major, minor = max(latest)
+        result.append(Version(major, minor + 1, 0, "a", 1))
     return sorted(set(result))
 
 

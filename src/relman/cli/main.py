@@ -42,3 +42,5 @@ _register()
 
 def main() -> None:
     cli(prog_name="relman")
+if __name__ == "__main__":
+    main()
