@@ -1,0 +1,327 @@
+"""The public operations on a news directory: check, release, merge, and writing a fragment.
+
+Every function takes the `Misc/NEWS.d` folder explicitly; nothing here guesses where a CPython
+checkout is, runs git, or prompts. Problems in the news files come back all at once (as
+`Problem`s, or inside one `NewsError`), never as a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import UsageError
+from ..version import Version
+from .fragments import (_FILENAME_DATE, Entry, Problem, normalize_cve, nonce_for, parse_entries,
+                        parse_fragment_name, read_text, timestamp)
+from .render import (load_fragment, load_next, load_tree, load_version, render_news,
+                     render_release)
+from .sections import SECTIONS, SECURITY, folder_name, resolve_section, section_of_folder
+from .tree import NEXT, list_fragments, require_news_dir, stray_files, version_names
+from .wrap import wrap_body
+
+
+class NewsError(UsageError):
+    """The news files have problems; `problems` lists every one of them."""
+
+    def __init__(self, problems: list[Problem], *, action: str = "read the news"):
+        self.problems = sorted(problems)
+        count = len(self.problems)
+        lines = "\n".join(f"  {problem}" for problem in self.problems)
+        super().__init__(f"cannot {action}: {count} problem{'s' if count != 1 else ''} in the news files\n{lines}",
+                         hint="fix them, then check with `relman news check`")
+
+
+@dataclass
+class ReleaseResult:
+    """What `release` did: the version file written and the fragments it consumed."""
+
+    path: Path
+    version: str
+    entries: int
+    consumed: list[Path] = field(default_factory=list)
+    no_changes: bool = False
+
+
+# ---- check ---------------------------------------------------------------------------------
+
+def stray_problems(news_dir: Path) -> list[Problem]:
+    """Files under `next/` that blurb would skip without a word, each with what to do."""
+    next_dir = news_dir / NEXT
+    problems = []
+    for path in stray_files(news_dir):
+        rel = path.relative_to(next_dir)
+        if len(rel.parts) == 1:
+            message = ("file directly in next/ is never merged or released; fragments go in "
+                       "next/<Section folder>/ (for example next/Library/)")
+        elif section_of_folder(rel.parts[0]) is None:
+            message = (f"fragment in unknown section folder {rel.parts[0]!r} is never merged or released; "
+                       f"move it to one of: {', '.join(folder_name(s) for s in SECTIONS)}")
+            guess = _guess_section(rel.parts[0])
+            if guess:
+                message += f" (did you mean {folder_name(guess)!r}?)"
+        elif len(rel.parts) > 2:
+            message = "fragment in a nested folder is never merged or released; move it up one level"
+        else:
+            message = ("not a .rst file, so never merged or released; fragments are named "
+                       "DATE.gh-issue-NUMBER.NONCE.rst")
+        problems.append(Problem(path, 1, message))
+    return problems
+
+
+def _guess_section(folder: str) -> str | None:
+    try:
+        return resolve_section(folder)
+    except ValueError:
+        import difflib
+        names = {folder_name(s).lower(): s for s in SECTIONS}
+        close = difflib.get_close_matches(folder.lower(), list(names), n=1, cutoff=0.6)
+        return names[close[0]] if close else None
+
+
+def check_news(news_dir: Path) -> list[Problem]:
+    """Validate every fragment and every version file; return every problem (empty when all is well).
+
+    Beyond what blurb checks, this reports files blurb would silently skip (unknown section
+    folders, loose or non-.rst files under next/) and malformed dates in fragment file names.
+    """
+    news_dir = require_news_dir(news_dir)
+    problems: list[Problem] = []
+    for name in version_names(news_dir):
+        if name != NEXT:
+            load_version(news_dir / f"{name}.rst", problems)
+    for fragment in list_fragments(news_dir):
+        parsed = parse_fragment_name(fragment.path.name)
+        date = parsed.metadata.get("date")
+        if date is not None and not _FILENAME_DATE.fullmatch(date):
+            problems.append(Problem(fragment.path, 1, f"the date {date!r} in the file name is not "
+                                                      "YYYY-MM-DD-HH-MM-SS"))
+        if not parsed.problems and not parsed.metadata.get("nonce"):
+            problems.append(Problem(fragment.path, 1, "the nonce in the file name is empty"))
+        load_fragment(fragment, problems)
+    problems.extend(stray_problems(news_dir))
+    return sorted(set(problems))
+
+
+# ---- merge ---------------------------------------------------------------------------------
+
+def merge_text(news_dir: Path, *, version_hint: str | None = None) -> tuple[str, list[Problem]]:
+    """The merged Misc/NEWS text and the stray files found (warnings). Raises NewsError on problems."""
+    news_dir = require_news_dir(news_dir)
+    versions, problems = load_tree(news_dir)
+    if problems:
+        raise NewsError(problems, action="merge")
+    if not versions:
+        raise UsageError(f"nothing to merge in {news_dir}: no version files and no next/ folder",
+                         hint="write a fragment with `relman news add` first")
+    return render_news(versions, next_label=version_hint), stray_problems(news_dir)
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write `text` to `path` unless it already holds exactly that; True when written."""
+    try:
+        if read_text(path) == text:
+            return False
+    except (FileNotFoundError, UnicodeDecodeError):
+        pass
+    _atomic_write(path, text)
+    return True
+
+
+def merge_news(news_dir: Path, output: Path | None = None, *, version_hint: str | None = None) -> str:
+    """Merge every version file and the `next/` fragments into one Misc/NEWS text.
+
+    Byte-identical to `blurb merge` (which also has no final newline). When `output` is given the
+    file is written, but only if its content changes (this keeps Sphinx rebuilds quick); it is
+    never prompted for. `version_hint` (e.g. "3.15.0a2") names the unreleased section instead of
+    "next". Raises NewsError listing every problem when any file is malformed.
+    """
+    text, _ = merge_text(news_dir, version_hint=version_hint)
+    if output is not None:
+        write_if_changed(Path(output), text)
+    return text
+
+
+# ---- release -------------------------------------------------------------------------------
+
+def _release_date(date: _dt.date | str | None) -> str:
+    if date is None:
+        return _dt.date.today().strftime("%Y-%m-%d")
+    if isinstance(date, str):
+        try:
+            return _dt.date.fromisoformat(date).strftime("%Y-%m-%d")
+        except ValueError:
+            raise UsageError(f"invalid release date {date!r}", hint="use YYYY-MM-DD") from None
+    return date.strftime("%Y-%m-%d")
+
+
+def version_file(news_dir: Path, version: str) -> Path:
+    return Path(news_dir) / f"{Version.parse(version).text}.rst"
+
+
+def release(news_dir: Path, version: str, *, date: _dt.date | str | None = None) -> ReleaseResult:
+    """`release_news` with the details: what was written and which fragments were consumed."""
+    news_dir = require_news_dir(news_dir)
+    name = Version.parse(version).text
+    target = news_dir / f"{name}.rst"
+    if target.exists():
+        raise UsageError(f"{target} already exists: the news for {name} was released already",
+                         where=str(target),
+                         hint="new fragments belong to the next version; to redo this release, "
+                              "restore the fragments and delete the file first")
+    problems: list[Problem] = []
+    entries, fragments = load_next(news_dir, problems)
+    problems.extend(stray_problems(news_dir))
+    if problems:
+        raise NewsError(problems, action=f"release {name}")
+    release_date = _release_date(date)
+    no_changes = not fragments
+    if no_changes:
+        body = f"There were no new changes in version {name}.\n"
+        entries = [Entry({"no changes": "True", "gh-issue": "0", "section": "Library",
+                          "date": release_date, "nonce": nonce_for(body)}, body)]
+    entries[0].metadata["release date"] = release_date
+    text = render_release(entries)
+    again, found = parse_entries(text, target)
+    if found or [(e.metadata, e.body) for e in again] != [(e.metadata, e.body) for e in entries]:
+        raise UsageError(f"the release file for {name} would not read back the same "
+                         "(an entry's text does not survive reflowing)",
+                         hint="run `relman news check` and simplify the unusual entry")
+    _atomic_write(target, text)
+    consumed = [fragment.path for fragment in fragments]
+    for path in consumed:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+    # Like `git rm`, leave no empty folders behind (the README.rst in each keeps the usual ones).
+    for folder in sorted({path.parent for path in consumed}, reverse=True):
+        while folder != news_dir and folder.is_relative_to(news_dir):
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+            folder = folder.parent
+    return ReleaseResult(target, name, len(entries), consumed, no_changes)
+
+
+def release_news(news_dir: Path, version: str, *, date: _dt.date | str | None = None) -> Path:
+    """Collect every `next/` fragment into `<news_dir>/<version>.rst`, remove them, return the path.
+
+    Byte-identical to `blurb release` (sections in order, newest first, metadata inline, the
+    release date on the first entry; an empty next/ gives the "no changes" entry). `date`
+    defaults to today (local time). Refuses (UsageError) when the version file exists, and
+    (NewsError) when any fragment is malformed or sits where it would be skipped; in both cases
+    nothing is written or removed. Staging in git is the caller's job.
+    """
+    return release(news_dir, version, date=date).path
+
+
+# ---- add -----------------------------------------------------------------------------------
+
+_GH_URL = re.compile(r"(?:https?://)?github\.com/python/cpython/(?:issues|pull)/(\d+)/?")
+
+
+def parse_issue(issue: int | str) -> tuple[str, str]:
+    """`135000`, `gh-135000`, `#135000`, a GitHub URL → ("gh-issue", "135000"); `bpo-1234` → ("bpo", …)."""
+    if isinstance(issue, bool):
+        raise UsageError(f"invalid issue {issue!r}")
+    if isinstance(issue, int):
+        return "gh-issue", str(issue)
+    text = str(issue).strip()
+    lowered = text.lower()
+    for prefix, key in (("gh-issue-", "gh-issue"), ("gh-", "gh-issue"), ("#", "gh-issue"),
+                        ("bpo-", "bpo"), ("", "gh-issue")):
+        if lowered.startswith(prefix) and text[len(prefix):].isdecimal():
+            return key, str(int(text[len(prefix):]))
+    match = _GH_URL.fullmatch(text)
+    if match:
+        return "gh-issue", str(int(match[1]))
+    raise UsageError(f"invalid issue {issue!r}",
+                     hint="give a GitHub issue number (135000, gh-135000 or its URL) or bpo-NUMBER")
+
+
+def fragment_text(section: str, issue: int | str, text: str, *, when: _dt.datetime | None = None,
+                  nonce: str | None = None, cve: str | None = None) -> tuple[str, str]:
+    """The relative path under next/ and the content of a new fragment (validated)."""
+    try:
+        section = resolve_section(section)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    key, number = parse_issue(issue)
+    metadata: dict[str, str] = {}
+    if cve is not None:
+        normalized = normalize_cve(cve)
+        if normalized is None:
+            raise UsageError(f"invalid CVE identifier {cve!r}", hint="expected CVE-YYYY-NNNN")
+        if section != SECURITY:
+            raise UsageError(f"a CVE may only be given for the {SECURITY!r} section, not {section!r}")
+        metadata["cve"] = normalized
+    if not text.strip():
+        raise UsageError("the news text is empty", hint="write one paragraph saying what changed")
+    body = wrap_body("\n".join(line.rstrip() for line in text.split("\n")).rstrip())
+    stamp = timestamp(when or _dt.datetime.now())
+    nonce = nonce or nonce_for(body)
+    name = f"{stamp}.{key}-{number}.{nonce}.rst"
+    content = "".join(f".. {k}: {v}\n" for k, v in sorted(metadata.items()))
+    content = (content + "\n" if content else "") + wrap_body(body)
+    # Validate exactly as merge and release will read it back.
+    parsed = parse_fragment_name(name)
+    preset = {**parsed.metadata, "section": section}
+    _, problems = parse_entries(content, Path(folder_name(section)) / name, preset=preset)
+    if parsed.problems or problems:
+        raise NewsError(problems or [Problem(Path(name), 1, m) for m in parsed.problems],
+                        action="write the fragment")
+    return f"{folder_name(section)}/{name}", content
+
+
+def write_fragment(news_dir: Path, section: str, issue: int | str, text: str, *,
+                   when: _dt.datetime | None = None, nonce: str | None = None,
+                   cve: str | None = None) -> Path:
+    """Write one `next/` fragment exactly as `blurb add` would save it; return its path.
+
+    `section` may be spelled loosely ("library", "C_API"); `issue` is a GitHub issue number
+    (int, "gh-N", "#N" or its URL) or "bpo-N". `when` (default now, local time) gives the
+    file-name date; `nonce` defaults to blurb's hash of the text. Raises UsageError/NewsError
+    for anything merge or release would reject, and when the file already exists.
+    """
+    news_dir = Path(news_dir)
+    relative, content = fragment_text(section, issue, text, when=when, nonce=nonce, cve=cve)
+    path = news_dir / NEXT / relative
+    if path.exists():
+        raise UsageError(f"{path} already exists", hint="give a different time or nonce")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, content)
+    return path
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        os.chmod(temp, 0o644 & ~_umask())
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+__all__ = ["NewsError", "ReleaseResult", "check_news", "merge_news", "merge_text", "release",
+           "release_news", "write_fragment", "fragment_text", "parse_issue", "stray_problems",
+           "write_if_changed", "version_file", "load_tree"]

@@ -1,0 +1,261 @@
+"""The news entry format: parsing (with every problem collected), validating and formatting.
+
+A file holds one or more entries separated by a line that is just `..`. An entry is an optional
+metadata block (`.. name: value` lines, `#` comments and blank lines) followed by the text::
+
+    .. gh-issue: 135000
+    .. section: Library
+
+    Fix :func:`os.path.join` for ...
+
+Fragments under `next/<Section>/` carry their date, issue, nonce and section in the file name
+(`2025-06-01-12-00-00.gh-issue-135000.AbCdEf.rst`) instead of in a metadata block; version
+files (`3.14.0b2.rst`) carry it inline, sorted by key, and the first entry there also has the
+`release date`.
+
+Where blurb stops at the first error with a traceback, this module keeps going and returns
+every problem, each with the file and the line it is on.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .sections import SECTION_INDEX, SECTIONS, SECURITY
+from .wrap import wrap_body
+
+LOWEST_GH_ISSUE = 32426
+_ISSUE_KEYS = {"gh-issue": "GitHub", "bpo": "bpo"}
+_FORBIDDEN_STARTS = ("- ", "Issue #", "bpo-", "gh-", "gh-issue-")
+_FORBIDDEN_START = re.compile("|".join(re.escape(s) for s in _FORBIDDEN_STARTS), re.I)
+_CVE = re.compile(r"(?:CVE-)?(\d{4})-(\d{4,})", re.I | re.ASCII)
+# A line that is only `..` (trailing whitespace allowed) ends an entry.
+_SEPARATOR = re.compile(r"^\.\.[^\S\n]*$", re.M)
+_FILENAME_DATE = re.compile(r"\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d")
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong in the news tree: where it is and what to do about it."""
+
+    path: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"path": str(self.path), "line": self.line, "message": self.message}
+
+
+@dataclass(slots=True)
+class Entry:
+    """One news entry: its metadata (keys lower-case) and its reflowed text (ends with a newline)."""
+
+    metadata: dict[str, str]
+    body: str
+    line: int = 1
+
+    @property
+    def section(self) -> str:
+        return self.metadata.get("section", "")
+
+
+@dataclass(slots=True)
+class FragmentName:
+    """What a `next/` file name says: date, issue (gh-issue or bpo), nonce."""
+
+    metadata: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def normalize_cve(value: str) -> str | None:
+    """`cve-2025-1234` or `2025-1234` → `CVE-2025-1234`; None when it is not a CVE id."""
+    match = _CVE.fullmatch(value.strip())
+    return f"CVE-{match[1]}-{match[2]}" if match else None
+
+
+def nonce_for(body: str) -> str:
+    """blurb's nonce: the first 6 characters of the URL-safe base64 of the text's MD5."""
+    return base64.urlsafe_b64encode(hashlib.md5(body.encode("utf-8")).digest())[:6].decode("ascii")
+
+
+def timestamp(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d-%H-%M-%S")
+
+
+def parse_fragment_name(name: str) -> FragmentName:
+    """Read date, nonce and issue from `DATE.gh-issue-N.NONCE.rst` (or `.bpo-N.`).
+
+    The rules are blurb's: split on `.`, at least four fields, the last is `rst`, the first is
+    the date, the one before last the nonce, and each one between names an issue.
+    """
+    result = FragmentName()
+    fields = [part.strip() for part in name.split(".")]
+    if len(fields) < 4 or fields[-1] != "rst":
+        result.problems.append(
+            f"cannot read the file name {name!r}: expected DATE.gh-issue-NUMBER.NONCE.rst "
+            "(for example 2025-06-01-12-30-00.gh-issue-135000.AbCdEf.rst)")
+        return result
+    result.metadata.update(date=fields[0], nonce=fields[-2])
+    for part in fields[1:-2]:
+        for key in ("gh-issue", "bpo"):
+            _, found, value = part.partition(f"{key}-")
+            if found:
+                result.metadata[key] = value.strip()
+                break
+        else:
+            result.problems.append(
+                f"cannot read {part!r} in the file name {name!r}: expected gh-issue-NUMBER or bpo-NUMBER")
+    return result
+
+
+def parse_entries(text: str, path: Path | str = "<text>", *,
+                  preset: dict[str, str] | None = None,
+                  preset_where: str = "the file name") -> tuple[list[Entry], list[Problem]]:
+    """Parse every entry in `text`; return the entries and every problem found (none when valid).
+
+    `preset` is metadata that applies to the first entry before its own block (a fragment's file
+    name); a block that repeats one of those keys is a problem, as in blurb.
+    """
+    path = Path(path)
+    entries: list[Entry] = []
+    problems: list[Problem] = []
+    start = 0
+    line_no = 1
+    first = True
+    for match in _SEPARATOR.finditer(text):
+        chunk = text[start:match.start()]
+        _parse_entry(chunk, path, line_no, preset if first else None, preset_where, entries, problems)
+        first = False
+        line_no += chunk.count("\n") + 1
+        start = match.end() + 1
+    _parse_entry(text[start:], path, line_no, preset if first else None, preset_where, entries, problems)
+    return entries, problems
+
+
+def entry_count(text: str) -> int:
+    """How many entries `text` holds (separator lines + 1)."""
+    return sum(1 for _ in _SEPARATOR.finditer(text)) + 1
+
+
+def _parse_entry(chunk: str, path: Path, line_no: int, preset: dict[str, str] | None,
+                 preset_where: str, entries: list[Entry], problems: list[Problem]) -> None:
+    metadata: dict[str, str] = dict(preset) if preset else {}
+    where: dict[str, int] = {}
+    count = len(problems)
+    lines = chunk.split("\n")
+    body_at = -1
+    for index, raw in enumerate(lines):
+        line = raw.rstrip()
+        if line.startswith(".."):
+            name, colon, value = line[2:].strip().partition(":")
+            if not colon:
+                problems.append(Problem(path, line_no + index,
+                                        f"metadata line {line!r} has no ':' (expected '.. name: value')"))
+                continue
+            name = name.lower().strip()
+            if name in metadata:
+                origin = preset_where if name not in where else f"line {where[name]}"
+                problems.append(Problem(path, line_no + index,
+                                        f"{name!r} is set twice (already by {origin})"))
+                continue
+            metadata[name] = value.strip()
+            where[name] = line_no + index
+        elif line.startswith("#"):
+            comment = line[1:].strip()
+            name, _, value = comment[2:].partition(":")
+            if comment.startswith("..") and name.lower().strip() == "cve" and value.strip():
+                problems.append(Problem(path, line_no + index,
+                                        f"a CVE is given but the line is still commented out: {line!r}; "
+                                        "remove the leading '#' to use it"))
+        elif line:
+            body_at = index
+            break
+    if body_at < 0:
+        problems.append(Problem(path, line_no, "the entry has no text (an entry needs a paragraph "
+                                               "after its metadata)"))
+        return
+    body = wrap_body("\n".join(lines[body_at:]).rstrip())
+    entry = Entry(metadata, body, line_no)
+    _validate(entry, path, line_no + body_at, where, preset_where, problems)
+    if len(problems) == count:
+        entries.append(entry)
+
+
+def _validate(entry: Entry, path: Path, body_line: int, where: dict[str, int], preset_where: str,
+              problems: list[Problem]) -> None:
+    metadata = entry.metadata
+    if _FORBIDDEN_START.match(entry.body):
+        for start in _FORBIDDEN_STARTS:
+            if re.match(re.escape(start), entry.body, re.I):
+                problems.append(Problem(path, body_line,
+                                        f"the text must not start with {start!r}: the issue prefix "
+                                        "is added when news is merged"))
+                break
+    no_changes = metadata.get("no changes")
+
+    def at(key: str) -> int:
+        return where.get(key, entry.line)
+
+    def origin(key: str) -> str:
+        return "" if key in where else f" (from {preset_where})"
+
+    for key, value in metadata.items():
+        if key in _ISSUE_KEYS:
+            try:
+                number = int(value)
+            except ValueError:
+                problems.append(Problem(path, at(key),
+                                        f"invalid {_ISSUE_KEYS[key]} number {value!r}{origin(key)}"))
+                continue
+            if key == "gh-issue" and not no_changes and number < LOWEST_GH_ISSUE:
+                problems.append(Problem(path, at(key),
+                                        f"invalid gh-issue number {value!r}{origin(key)}: GitHub issues "
+                                        f"start at {LOWEST_GH_ISSUE}; use 'bpo' for an older bugs.python.org issue"))
+        elif key == "section":
+            if not no_changes and value not in SECTION_INDEX:
+                problems.append(Problem(path, at(key),
+                                        f"invalid section {value!r}{origin(key)}; use one of: "
+                                        + ", ".join(SECTIONS)))
+        elif key == "cve":
+            cve = normalize_cve(value)
+            if cve is None:
+                problems.append(Problem(path, at(key),
+                                        f"invalid CVE identifier {value!r} (expected CVE-YYYY-NNNN)"))
+            else:
+                metadata[key] = cve
+    if "cve" in metadata and metadata.get("section") != SECURITY:
+        problems.append(Problem(path, at("cve"), f"'cve' may only be used in the {SECURITY!r} section"))
+    if "gh-issue" not in metadata and "bpo" not in metadata:
+        problems.append(Problem(path, entry.line, "no issue: add '.. gh-issue: NUMBER' (or '.. bpo: NUMBER')"))
+    if "section" not in metadata:
+        problems.append(Problem(path, entry.line, "no section: add '.. section: NAME'"))
+
+
+def format_entries(entries: list[Entry]) -> str:
+    """The text of a version file (or a fragment): metadata sorted by key, then the reflowed text."""
+    parts = []
+    for index, entry in enumerate(entries):
+        if index:
+            parts.append("\n..\n\n")
+        if entry.metadata:
+            parts.extend(f".. {key}: {value}\n" for key, value in sorted(entry.metadata.items()))
+            parts.append("\n")
+        parts.append(wrap_body(entry.body))
+    return "".join(parts)
+
+
+def read_text(path: Path | str) -> str:
+    """Read a news file the way blurb does: UTF-8, universal newlines."""
+    with open(path, "rb") as handle:
+        text = handle.read().decode("utf-8")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text

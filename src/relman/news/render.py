@@ -1,0 +1,133 @@
+"""Loading a news tree, and the two outputs: a version file (`release`) and `Misc/NEWS` (`merge`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from .fragments import (Entry, Problem, entry_count, format_entries, parse_entries, parse_fragment_name,
+                        read_text)
+from .tree import NEXT, FragmentFile, list_fragments, printable_version, version_names
+from .wrap import wrap_body
+
+TITLE = "+++++++++++\nPython News\n+++++++++++"
+FOOTER = "**(For information about older versions, consult the HISTORY file.)**"
+UNRELEASED_DATE = "XXXX-XX-XX"
+
+
+def load_fragment(fragment: FragmentFile, problems: list[Problem]) -> Entry | None:
+    """Parse one `next/` file; add what is wrong with it to `problems`."""
+    path = fragment.path
+    name = parse_fragment_name(path.name)
+    if name.problems:
+        problems.extend(Problem(path, 1, message) for message in name.problems)
+        return None
+    try:
+        text = read_text(path)
+    except UnicodeDecodeError as error:
+        problems.append(Problem(path, 1, f"not valid UTF-8 ({error.reason} at byte {error.start})"))
+        return None
+    preset = {"date": name.metadata["date"], "nonce": name.metadata["nonce"], "section": fragment.section}
+    for key in ("gh-issue", "bpo"):
+        if key in name.metadata:
+            preset[key] = name.metadata[key]
+    entries, found = parse_entries(text, path, preset=preset)
+    problems.extend(found)
+    if entry_count(text) > 1:
+        problems.append(Problem(path, 1, "a fragment holds exactly one entry: remove the '..' separator "
+                                         "lines and write one fragment per entry"))
+        return None
+    return entries[0] if entries and not found else None
+
+
+def load_next(news_dir: Path, problems: list[Problem]) -> tuple[list[Entry], list[FragmentFile]]:
+    fragments = list_fragments(news_dir)
+    entries = []
+    for fragment in fragments:
+        entry = load_fragment(fragment, problems)
+        if entry is not None:
+            entries.append(entry)
+    return entries, fragments
+
+
+def load_version(path: Path, problems: list[Problem]) -> list[Entry]:
+    """Parse a released version's file; it must have a release date in its first entry."""
+    try:
+        text = read_text(path)
+    except UnicodeDecodeError as error:
+        problems.append(Problem(path, 1, f"not valid UTF-8 ({error.reason} at byte {error.start})"))
+        return []
+    entries, found = parse_entries(text, path, preset_where="an earlier line")
+    problems.extend(found)
+    if entries and not found and "release date" not in entries[0].metadata:
+        problems.append(Problem(path, entries[0].line,
+                                "the first entry of a version file needs '.. release date: YYYY-MM-DD'"))
+    return entries
+
+
+def load_tree(news_dir: Path) -> tuple[list[tuple[str, list[Entry]]], list[Problem]]:
+    """Every version's entries, newest first (`next` first), and every problem found on the way."""
+    problems: list[Problem] = []
+    versions: list[tuple[str, list[Entry]]] = []
+    for name in version_names(news_dir):
+        if name == NEXT:
+            entries, _ = load_next(news_dir, problems)
+        else:
+            entries = load_version(news_dir / f"{name}.rst", problems)
+        versions.append((name, entries))
+    return versions, problems
+
+
+def issue_prefix(metadata: dict[str, str]) -> str:
+    """`gh-N: `, `bpo-N: `, `CVE-…, gh-N: ` or nothing (issue 0), as merged into Misc/NEWS."""
+    prefix = ""
+    gh_issue = metadata.get("gh-issue")
+    if gh_issue:
+        if int(gh_issue):
+            prefix = f"gh-{gh_issue}"
+    else:
+        bpo = metadata.get("bpo")
+        if bpo and int(bpo):
+            prefix = f"bpo-{bpo}"
+    cve = metadata.get("cve")
+    if cve:
+        prefix = f"{cve}, {prefix}" if prefix else cve
+    return f"{prefix}: " if prefix else ""
+
+
+def render_news(versions: Iterable[tuple[str, list[Entry]]], *, next_label: str | None = None) -> str:
+    """The merged `Misc/NEWS` text, byte for byte what blurb 2.3.0 writes (no final newline).
+
+    `next_label` replaces `next` in the heading of unreleased news (e.g. `3.15.0a2`).
+    """
+    out = [TITLE]
+    add = out.append
+    for name, entries in versions:
+        if not entries:
+            continue
+        if name == NEXT:
+            label = printable_version(next_label) if next_label else NEXT
+            release_date = UNRELEASED_DATE
+        else:
+            label = printable_version(name)
+            release_date = entries[0].metadata["release date"]
+        header = f"What's New in Python {label}?"
+        out += ["", header, "=" * len(header), "", f"*Release date: {release_date}*", ""]
+        if "no changes" in entries[0].metadata:
+            out += [entries[0].body, ""]
+            continue
+        last_section = None
+        for entry in entries:
+            metadata = entry.metadata
+            section = metadata["section"]
+            if section != last_section:
+                last_section = section
+                out += [section, "-" * len(section), ""]
+            add(wrap_body(issue_prefix(metadata) + entry.body, "- ", "  "))
+    out += ["", FOOTER]
+    return "\n".join(out)
+
+
+def render_release(entries: list[Entry]) -> str:
+    """The text of a new version file."""
+    return format_entries(entries)
