@@ -12,6 +12,7 @@ Skips (or fails under RELMAN_REQUIRE_ALL=1) when buildbot is not installed.
 
 from __future__ import annotations
 
+import atexit
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -103,6 +104,8 @@ def scenario_builders() -> list[BuilderDef]:
             BuilderDef(f"x86 Gentoo {branch}", "w-gentoo", "ok", (branch, "stable", "tier-3")),
         ]
     out.append(BuilderDef("AMD64 Windows11 3.x", "w-ubuntu", "param", ("3.x", "stable", "tier-1")))
+    # No branch tag: tests may force builds here without changing any verdict.
+    out.append(BuilderDef("Sandbox", "w-macos", "param", ("sandbox",)))
     return out
 
 
@@ -113,6 +116,7 @@ def start_scenario(basedir: Path) -> LocalBuildbot:
     bb.start()
     try:
         bb.force([b.name for b in builders if b.worker != "w-aix" and b.factory != "param"])
+        bb.wait_idle()
         for outcome in ("0", "1", "1"):   # Windows: success, then a failure streak of two
             bb.force(["AMD64 Windows11 3.x"], outcome=outcome)
             bb.wait_idle()
@@ -126,12 +130,23 @@ def start_scenario(basedir: Path) -> LocalBuildbot:
     return bb
 
 
-@pytest.fixture(scope="session")
-def cpython_like_master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBuildbot]:
-    """The scenario above, on a real master with real workers (≈10 s, once per session)."""
+_shared: LocalBuildbot | None = None
+
+
+def shared_scenario_master(basedir: Path) -> LocalBuildbot:
+    """One scenario master per test session, shared by every test module (stopped at exit)."""
+    global _shared
+    if _shared is None:
+        _shared = start_scenario(basedir)
+        atexit.register(_shared.stop)
+    return _shared
+
+
+@pytest.fixture
+def cpython_like_master(tmp_path_factory: pytest.TempPathFactory) -> LocalBuildbot:
+    """The scenario above, on a real master with real workers (≈12 s, once per session).
+
+    Tests must not change its builds; force builds on other builders of your own master.
+    """
     require_buildbot()
-    bb = start_scenario(tmp_path_factory.mktemp("buildbot"))
-    try:
-        yield bb
-    finally:
-        bb.stop()
+    return shared_scenario_master(tmp_path_factory.getbasetemp() / "buildbot-scenario")
