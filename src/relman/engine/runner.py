@@ -303,7 +303,7 @@ class Runner:
                     if ctx.deadline is not None and now > ctx.deadline and status[sid] == RUNNING:
                         ctx.cancel_event.set()
                         running.pop(sid)
-                        error = StepTimeout(f"step {sid} ran past its {plan.steps[sid].timeout_s:.0f} s limit",
+                        error = StepTimeout(f"step {sid} ran past its time limit of {plan.steps[sid].timeout_s:g} s",
                                             hint="run again to retry it, or raise the timeout in the configuration")
                         status[sid] = FAILED
                         failed.append(sid)

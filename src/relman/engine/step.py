@@ -163,14 +163,15 @@ class StepContext:
     def wait_for(self, predicate: Callable[[], Any], *, what: str, timeout: float,
                  interval: float = 0.5) -> Any:
         """Poll `predicate` until it returns something truthy; every wait has a timeout."""
-        limit = time.monotonic() + (self.remaining(timeout) or 0)
+        started = time.monotonic()
+        limit = started + (self.remaining(timeout) or 0)
         while True:
             self.check_cancelled()
             result = predicate()
             if result:
                 return result
             if time.monotonic() >= limit:
-                raise StepTimeout(f"timed out after {timeout:.0f} s waiting for {what}",
+                raise StepTimeout(f"timed out after {time.monotonic() - started:.1f} s waiting for {what}",
                                   hint="run again to keep waiting, or raise the timeout in relman.toml")
             self.sleep(min(interval, max(0.0, limit - time.monotonic())))
 
