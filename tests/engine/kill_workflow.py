@@ -25,7 +25,7 @@ def build_steps(markers: Path) -> list[Step]:
         deps = tuple(sorted({f"s{rng.randrange(i)}" for _ in range(rng.randint(0, 2))})) if i else ()
 
         def action(ctx, i=i):
-            time.sleep(random.uniform(0.0, 0.03))
+            time.sleep(random.uniform(0.05, 0.1))
             fd = os.open(markers / f"s{i}", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             os.close(fd)
             return {"step": i}
@@ -42,7 +42,7 @@ def main(state: Path) -> int:
     markers.mkdir(parents=True, exist_ok=True)
     with run_lock(state, "kill-test"):
         journal = Journal(state / "state.db")
-        runner = Runner(journal, Plan.build("kill", build_steps(markers), {}), key="kill-test", max_parallel=4)
+        runner = Runner(journal, Plan.build("kill", build_steps(markers), {}), key="kill-test", max_parallel=2)
         latest = journal.latest_run("kill-test")
         run_id = latest.id if latest else runner.create_run()
         return runner.execute(run_id).exit_code
