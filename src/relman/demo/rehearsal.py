@@ -58,8 +58,11 @@ def prepare(root: Path, version: str | None, fresh: bool) -> tuple[Path, Version
     """Create (or find) the rehearsal folder; returns (root, version, created)."""
     root = Path(root).expanduser().resolve()
     marker = root / MARKER
+    partial = root / (MARKER + ".partial")
+    if partial.exists() and not marker.exists():
+        shutil.rmtree(root)  # the sample was being created when the last demo stopped: start it again
     if fresh and root.exists():
-        if marker.exists() or not any(root.iterdir()):
+        if marker.exists() or partial.exists() or not any(root.iterdir()):
             shutil.rmtree(root)
         else:
             raise UsageError(f"{root} exists and is not a relman demo folder; refusing to delete it",
@@ -75,7 +78,10 @@ def prepare(root: Path, version: str | None, fresh: bool) -> tuple[Path, Version
     v = Version.parse(version or DEFAULT_VERSION)
     if v.is_development_start:
         raise UsageError(f"{v} is not a release", hint=f"try {DEFAULT_VERSION}")
+    root.mkdir(parents=True, exist_ok=True)
+    partial.write_text(v.text + "\n")
     create_sample_project(root, v)
+    partial.unlink()
     marker.write_text(json.dumps({"version": v.text, "created": time.time()}) + "\n")
     return root, v, True
 

@@ -1,0 +1,137 @@
+"""`relman demo` end to end: whole rehearsals, resumed rehearsals, beta 1 and rc2 shapes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from relman.engine.journal import Journal
+
+pytestmark = pytest.mark.slow
+KEYS = {"run_id", "version", "status", "state_db", "artifacts_dir", "downloads_dir", "site_dir", "report", "steps",
+        "wall_s"}
+
+
+def relman(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "relman.cli.main", *args], capture_output=True, text=True,
+                          timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"relman {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def demo(directory: Path, *extra: str) -> dict:
+    out = relman("demo", "--dir", str(directory), "--json", *extra)
+    return json.loads(out.stdout)
+
+
+def test_demo_twice_in_fresh_directories(tmp_path):
+    for name in ("first", "second"):
+        root = tmp_path / name
+        summary = demo(root)
+        assert KEYS <= set(summary)
+        assert summary["status"] == "done" and summary["version"] == "3.14.0rc1"
+        assert all(status in ("done", "skipped") for status in summary["steps"].values())
+        upstream, fork = root / "upstream.git", root / "fork.git"
+        tag_commit = git(upstream, "rev-parse", "v3.14.0rc1^{commit}")
+        assert git(fork, "rev-parse", "v3.14.0rc1^{commit}") == tag_commit
+        assert git(upstream, "log", "-1", "--format=%s", "3.14") == "Post 3.14.0rc1"
+        assert git(upstream, "log", "-1", "--format=%s", tag_commit) == "Python 3.14.0rc1"
+        news = git(upstream, "show", "v3.14.0rc1:Misc/NEWS.d/3.14.0rc1.rst")
+        assert ".. release date:" in news and ".. gh-issue:" in news
+        assert git(upstream, "ls-tree", "-r", "--name-only", "v3.14.0rc1", "Misc/NEWS.d/next").count(".rst") == 0
+        readme = git(upstream, "show", "3.14:README.rst").splitlines()[0]
+        assert readme == "This is Python version 3.14.0 release candidate 1+"
+        assert "versionadded:: next" not in git(upstream, "show", "v3.14.0rc1:Doc/library/sample.rst")
+        assert Path(summary["report"]).read_text().startswith("# Release diary: 3.14.0rc1")
+        journal = Journal(Path(summary["state_db"]))
+        approvals = journal.approvals(summary["run_id"])
+        assert {a["how"] for a in approvals.values()} == {"policy"}
+        assert journal.verify_chain(summary["run_id"]) == []
+    again = demo(tmp_path / "first")
+    assert again["already_finished"] and again["run_id"] == 1
+
+
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+    from relman.demo.rehearsal import prepare, run_demo
+    from relman.engine.runner import Observer
+
+    root = Path(sys.argv[1])
+    prepare(root, None, False)
+    hook = root / "fork.git" / "hooks" / "post-receive"
+    hook.write_text("#!/bin/sh\\ncat >> %s\\n" % (root / "fork-pushes.log"))
+    hook.chmod(0o755)
+
+    class KillAfterTag(Observer):
+        def step_status(self, step_id, status, info=""):
+            if step_id == "source.tag" and status == "done":
+                print(Path(root / "cpython").exists(), flush=True)
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    run_demo(root, observer=KillAfterTag())
+""")
+
+
+def test_demo_killed_between_tag_and_push_resumes_and_pushes_once(tmp_path):
+    root = tmp_path / "demo"
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(root)], capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    repo = root / "cpython"
+    tag_object = git(repo, "rev-parse", "v3.14.0rc1")
+    assert not (root / "fork-pushes.log").exists(), "nothing was pushed before the kill"
+
+    summary = demo(root)
+    assert summary["status"] == "done" and summary["run_id"] == 1
+    journal = Journal(Path(summary["state_db"]))
+    assert len(journal.runs()) == 1, "the rehearsal resumed; it did not start over"
+    assert git(repo, "rev-parse", "v3.14.0rc1") == tag_object, "the tag is the same"
+    pushes = (root / "fork-pushes.log").read_text().splitlines()
+    tag_pushes = [line for line in pushes if line.endswith("refs/tags/v3.14.0rc1")]
+    assert len(tag_pushes) == 1 and tag_pushes[0].split()[1] == tag_object
+    tag_attempts = journal.attempts(1, "source.tag")
+    assert [a["outcome"] for a in tag_attempts] == ["done"], "the tag step is not run again"
+
+
+def test_interrupted_sample_creation_starts_again(tmp_path):
+    root = tmp_path / "demo"
+    root.mkdir()
+    (root / "relman-demo.json.partial").write_text("3.14.0rc1\n")
+    (root / "leftover").write_text("half-made sample")
+    assert demo(root)["status"] == "done"
+
+
+def test_beta1_creates_the_branch_and_bumps_main(tmp_path):
+    summary = demo(tmp_path / "b1", "--version", "3.15.0b1")
+    assert summary["status"] == "done"
+    upstream = tmp_path / "b1" / "upstream.git"
+    assert git(upstream, "log", "-1", "--format=%s", "3.15") == "Post 3.15.0b1"
+    assert '"3.15.0b1+dev"' in git(upstream, "show", "3.15:Include/patchlevel.h")
+    assert git(upstream, "log", "-1", "--format=%s", "main") == "Python 3.16.0a0"
+    main_patchlevel = git(upstream, "show", "main:Include/patchlevel.h")
+    assert '"3.16.0a0"' in main_patchlevel and "PY_RELEASE_LEVEL_ALPHA" in main_patchlevel
+    assert "3.16" in git(upstream, "show", "main:Doc/whatsnew/index.rst")
+    git(upstream, "cat-file", "-e", "main:Doc/whatsnew/3.16.rst")
+    assert git(upstream, "merge-base", "--is-ancestor", "v3.15.0b1", "main") == ""
+
+
+def test_rc2_is_released_from_the_maintenance_branch(tmp_path):
+    summary = demo(tmp_path / "rc2", "--version", "3.14.0rc2")
+    assert summary["status"] == "done"
+    upstream = tmp_path / "rc2" / "upstream.git"
+    tag = git(upstream, "rev-parse", "v3.14.0rc2^{commit}")
+    assert subprocess.run(["git", "merge-base", "--is-ancestor", tag, "3.14"], cwd=upstream).returncode == 0
+    assert subprocess.run(["git", "merge-base", "--is-ancestor", tag, "main"], cwd=upstream).returncode == 1
+    assert summary["steps"]["post.new-branch"] == "skipped"
