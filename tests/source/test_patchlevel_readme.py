@@ -195,3 +195,15 @@ def test_a_failed_write_leaves_the_original_and_no_temp_file(tmp_path: Path, mon
         bump_version(repo, V("3.15.0a6"))
     assert header.read_text() == original
     assert not list(repo.rglob("*.relman-tmp"))
+
+
+def test_edit_set_diff_marks_missing_final_newlines_like_git(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("x\ny")
+    edits = edits_module.EditSet(tmp_path)
+    edits.write("a.txt", "x\nz")
+    edits.write("new.txt", "fresh\n")
+    assert edits.diff() == ("--- a/a.txt\n+++ b/a.txt\n@@ -1,2 +1,2 @@\n x\n-y\n\\ No newline at end of file\n"
+                            "+z\n\\ No newline at end of file\n"
+                            "--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1 @@\n+fresh\n")
+    assert edits.created() == ["new.txt"]
+    assert (tmp_path / "a.txt").read_text() == "x\ny"  # planning writes nothing
