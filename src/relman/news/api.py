@@ -95,13 +95,13 @@ def check_news(news_dir: Path) -> list[Problem]:
         if name != NEXT:
             load_version(news_dir / f"{name}.rst", problems)
     for fragment in list_fragments(news_dir):
-        parsed = parse_fragment_name(fragment.path.name)
+        parsed = parse_fragment_name(os.path.basename(fragment.path))
         date = parsed.metadata.get("date")
         if date is not None and not _FILENAME_DATE.fullmatch(date):
-            problems.append(Problem(fragment.path, 1, f"the date {date!r} in the file name is not "
+            problems.append(Problem(Path(fragment.path), 1, f"the date {date!r} in the file name is not "
                                                       "YYYY-MM-DD-HH-MM-SS"))
         if not parsed.problems and not parsed.metadata.get("nonce"):
-            problems.append(Problem(fragment.path, 1, "the nonce in the file name is empty"))
+            problems.append(Problem(Path(fragment.path), 1, "the nonce in the file name is empty"))
         load_fragment(fragment, problems)
     problems.extend(stray_problems(news_dir))
     return sorted(set(problems))
@@ -112,7 +112,7 @@ def check_news(news_dir: Path) -> list[Problem]:
 def merge_text(news_dir: Path, *, version_hint: str | None = None) -> tuple[str, list[Problem]]:
     """The merged Misc/NEWS text and the stray files found (warnings). Raises NewsError on problems."""
     news_dir = require_news_dir(news_dir)
-    versions, problems = load_tree(news_dir)
+    versions, problems = load_tree(news_dir, lazy=True)
     if problems:
         raise NewsError(problems, action="merge")
     if not versions:
@@ -192,7 +192,7 @@ def release(news_dir: Path, version: str, *, date: _dt.date | str | None = None)
                          "(an entry's text does not survive reflowing)",
                          hint="run `relman news check` and simplify the unusual entry")
     _atomic_write(target, text)
-    consumed = [fragment.path for fragment in fragments]
+    consumed = [Path(fragment.path) for fragment in fragments]
     for path in consumed:
         try:
             path.unlink()

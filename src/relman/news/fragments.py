@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .sections import SECTION_INDEX, SECTIONS, SECURITY
-from .wrap import wrap_body
+from .wrap import has_odd_space, is_plain, wrap_body
 
 LOWEST_GH_ISSUE = 32426
 _ISSUE_KEYS = {"gh-issue": "GitHub", "bpo": "bpo"}
@@ -36,6 +36,8 @@ _FORBIDDEN_START = re.compile("|".join(re.escape(s) for s in _FORBIDDEN_STARTS),
 _CVE = re.compile(r"(?:CVE-)?(\d{4})-(\d{4,})", re.I | re.ASCII)
 # A line that is only `..` (trailing whitespace allowed) ends an entry.
 _SEPARATOR = re.compile(r"^\.\.[^\S\n]*$", re.M)
+_SEPARATOR_LINE = re.compile(r"^\.\.[^\S\n]*(?:\n|\Z)", re.M)
+_LIST_START = ("* ", "- ", "1. ", "#. ")
 _FILENAME_DATE = re.compile(r"\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d")
 
 
@@ -61,6 +63,7 @@ class Entry:
     metadata: dict[str, str]
     body: str
     line: int = 1
+    plain: bool = False  # no whitespace but " " and "\n" in `body` (lets merge skip checks)
 
     @property
     def section(self) -> str:
@@ -118,13 +121,21 @@ def parse_fragment_name(name: str) -> FragmentName:
 
 def parse_entries(text: str, path: Path | str = "<text>", *,
                   preset: dict[str, str] | None = None,
-                  preset_where: str = "the file name") -> tuple[list[Entry], list[Problem]]:
+                  preset_where: str = "the file name",
+                  lazy: bool = False) -> tuple[list[Entry], list[Problem]]:
     """Parse every entry in `text`; return the entries and every problem found (none when valid).
 
     `preset` is metadata that applies to the first entry before its own block (a fragment's file
-    name); a block that repeats one of those keys is a problem, as in blurb.
+    name); a block that repeats one of those keys is a problem, as in blurb. `lazy=True` keeps
+    single-spaced paragraphs unfilled in `Entry.body`, for text that merge reflows anyway (see
+    `wrap_body`); release and check use the exact text.
     """
-    path = Path(path)
+    plain = is_plain(text)
+    if plain:
+        fast = _parse_plain(text, preset, lazy)
+        if fast is not None:
+            return fast, []
+    # Something is unusual or wrong: the careful parser, which tracks lines and names problems.
     entries: list[Entry] = []
     problems: list[Problem] = []
     start = 0
@@ -132,12 +143,86 @@ def parse_entries(text: str, path: Path | str = "<text>", *,
     first = True
     for match in _SEPARATOR.finditer(text):
         chunk = text[start:match.start()]
-        _parse_entry(chunk, path, line_no, preset if first else None, preset_where, entries, problems)
+        _parse_entry(chunk, path, line_no, preset if first else None, preset_where, plain, lazy,
+                     entries, problems)
         first = False
         line_no += chunk.count("\n") + 1
         start = match.end() + 1
-    _parse_entry(text[start:], path, line_no, preset if first else None, preset_where, entries, problems)
+    _parse_entry(text[start:], path, line_no, preset if first else None, preset_where, plain, lazy,
+                 entries, problems)
     return entries, problems
+
+
+def _parse_plain(text: str, preset: dict[str, str] | None, lazy: bool) -> list[Entry] | None:
+    """The common case, quickly: plain text, tidy metadata blocks, valid entries.
+
+    Returns None at the first thing out of the ordinary; the careful parser then runs and finds
+    the same entries (or names the problems), so this is only ever a shortcut.
+    """
+    entries = []
+    metadata: dict[str, str] = dict(preset) if preset else {}
+    for chunk in _SEPARATOR_LINE.split(text):
+        chunk = chunk.lstrip("\n")
+        if chunk.startswith(".."):
+            head, blank, body = chunk.partition("\n\n")
+            if not blank:
+                return None
+            for line in head.split("\n"):
+                if not line.startswith(".."):
+                    return None
+                name, colon, value = line[2:].partition(":")
+                name = name.strip().lower()
+                if not colon or name in metadata:
+                    return None
+                metadata[name] = value.strip()
+            body = body.lstrip("\n")
+            if body.startswith(("..", "#")):
+                return None
+        elif chunk.startswith("#") or not chunk:
+            return None
+        else:
+            body = chunk
+        body = body.rstrip()
+        keep_lines = not lazy or "no changes" in metadata
+        if keep_lines or "\n\n" in body or body.startswith(_LIST_START):
+            body = wrap_body(body, plain=True, lazy=not keep_lines)
+        else:  # one paragraph, to be filled by merge: just its words
+            words = body.strip().replace("\n", " ")
+            if "  " in words or words.startswith(_LIST_START):
+                body = wrap_body(body, plain=True, lazy=True)
+            else:
+                body = words + "\n"
+        if _FORBIDDEN_START.match(body) or not _valid_quick(metadata):
+            return None
+        entries.append(Entry(metadata, body, 1, True))
+        metadata = {}
+    return entries
+
+
+def _valid_quick(metadata: dict[str, str]) -> bool:
+    """`_validate` without the messages (normalises the CVE, like `_validate`)."""
+    section = metadata.get("section")
+    gh_issue = metadata.get("gh-issue")
+    bpo = metadata.get("bpo")
+    if section is None or (gh_issue is None and bpo is None):
+        return False
+    no_changes = metadata.get("no changes")
+    try:
+        if gh_issue is not None and int(gh_issue) < LOWEST_GH_ISSUE and not no_changes:
+            return False
+        if bpo is not None:
+            int(bpo)
+    except ValueError:
+        return False
+    if not no_changes and section not in SECTION_INDEX:
+        return False
+    cve = metadata.get("cve")
+    if cve is not None:
+        cve = normalize_cve(cve)
+        if cve is None or section != SECURITY:
+            return False
+        metadata["cve"] = cve
+    return True
 
 
 def entry_count(text: str) -> int:
@@ -145,25 +230,28 @@ def entry_count(text: str) -> int:
     return sum(1 for _ in _SEPARATOR.finditer(text)) + 1
 
 
-def _parse_entry(chunk: str, path: Path, line_no: int, preset: dict[str, str] | None,
-                 preset_where: str, entries: list[Entry], problems: list[Problem]) -> None:
+def _parse_entry(chunk: str, path: Path | str, line_no: int, preset: dict[str, str] | None,
+                 preset_where: str, plain: bool, lazy: bool, entries: list[Entry],
+                 problems: list[Problem]) -> None:
     metadata: dict[str, str] = dict(preset) if preset else {}
     where: dict[str, int] = {}
     count = len(problems)
     lines = chunk.split("\n")
     body_at = -1
-    for index, raw in enumerate(lines):
+    index = -1
+    for raw in lines:
+        index += 1
         line = raw.rstrip()
         if line.startswith(".."):
             name, colon, value = line[2:].strip().partition(":")
             if not colon:
-                problems.append(Problem(path, line_no + index,
+                problems.append(Problem(Path(path), line_no + index,
                                         f"metadata line {line!r} has no ':' (expected '.. name: value')"))
                 continue
             name = name.lower().strip()
             if name in metadata:
                 origin = preset_where if name not in where else f"line {where[name]}"
-                problems.append(Problem(path, line_no + index,
+                problems.append(Problem(Path(path), line_no + index,
                                         f"{name!r} is set twice (already by {origin})"))
                 continue
             metadata[name] = value.strip()
@@ -172,30 +260,37 @@ def _parse_entry(chunk: str, path: Path, line_no: int, preset: dict[str, str] | 
             comment = line[1:].strip()
             name, _, value = comment[2:].partition(":")
             if comment.startswith("..") and name.lower().strip() == "cve" and value.strip():
-                problems.append(Problem(path, line_no + index,
+                problems.append(Problem(Path(path), line_no + index,
                                         f"a CVE is given but the line is still commented out: {line!r}; "
                                         "remove the leading '#' to use it"))
         elif line:
             body_at = index
             break
     if body_at < 0:
-        problems.append(Problem(path, line_no, "the entry has no text (an entry needs a paragraph "
-                                               "after its metadata)"))
+        problems.append(Problem(Path(path), line_no, "the entry has no text (an entry needs a paragraph "
+                                                     "after its metadata)"))
         return
-    body = wrap_body("\n".join(lines[body_at:]).rstrip())
-    entry = Entry(metadata, body, line_no)
+    raw_body = "\n".join(lines[body_at:]).rstrip()
+    body_plain = plain or not has_odd_space(raw_body)
+    if lazy and "no changes" not in metadata:
+        body = wrap_body(raw_body, plain=plain, lazy=True)
+        if _FORBIDDEN_START.match(body):
+            body = wrap_body(raw_body, plain=plain)
+    else:
+        body = wrap_body(raw_body, plain=plain)
+    entry = Entry(metadata, body, line_no, body_plain)
     _validate(entry, path, line_no + body_at, where, preset_where, problems)
     if len(problems) == count:
         entries.append(entry)
 
 
-def _validate(entry: Entry, path: Path, body_line: int, where: dict[str, int], preset_where: str,
+def _validate(entry: Entry, path: Path | str, body_line: int, where: dict[str, int], preset_where: str,
               problems: list[Problem]) -> None:
     metadata = entry.metadata
     if _FORBIDDEN_START.match(entry.body):
         for start in _FORBIDDEN_STARTS:
             if re.match(re.escape(start), entry.body, re.I):
-                problems.append(Problem(path, body_line,
+                problems.append(Problem(Path(path), body_line,
                                         f"the text must not start with {start!r}: the issue prefix "
                                         "is added when news is merged"))
                 break
@@ -212,31 +307,31 @@ def _validate(entry: Entry, path: Path, body_line: int, where: dict[str, int], p
             try:
                 number = int(value)
             except ValueError:
-                problems.append(Problem(path, at(key),
+                problems.append(Problem(Path(path), at(key),
                                         f"invalid {_ISSUE_KEYS[key]} number {value!r}{origin(key)}"))
                 continue
             if key == "gh-issue" and not no_changes and number < LOWEST_GH_ISSUE:
-                problems.append(Problem(path, at(key),
+                problems.append(Problem(Path(path), at(key),
                                         f"invalid gh-issue number {value!r}{origin(key)}: GitHub issues "
                                         f"start at {LOWEST_GH_ISSUE}; use 'bpo' for an older bugs.python.org issue"))
         elif key == "section":
             if not no_changes and value not in SECTION_INDEX:
-                problems.append(Problem(path, at(key),
+                problems.append(Problem(Path(path), at(key),
                                         f"invalid section {value!r}{origin(key)}; use one of: "
                                         + ", ".join(SECTIONS)))
         elif key == "cve":
             cve = normalize_cve(value)
             if cve is None:
-                problems.append(Problem(path, at(key),
+                problems.append(Problem(Path(path), at(key),
                                         f"invalid CVE identifier {value!r} (expected CVE-YYYY-NNNN)"))
             else:
                 metadata[key] = cve
     if "cve" in metadata and metadata.get("section") != SECURITY:
-        problems.append(Problem(path, at("cve"), f"'cve' may only be used in the {SECURITY!r} section"))
+        problems.append(Problem(Path(path), at("cve"), f"'cve' may only be used in the {SECURITY!r} section"))
     if "gh-issue" not in metadata and "bpo" not in metadata:
-        problems.append(Problem(path, entry.line, "no issue: add '.. gh-issue: NUMBER' (or '.. bpo: NUMBER')"))
+        problems.append(Problem(Path(path), entry.line, "no issue: add '.. gh-issue: NUMBER' (or '.. bpo: NUMBER')"))
     if "section" not in metadata:
-        problems.append(Problem(path, entry.line, "no section: add '.. section: NAME'"))
+        problems.append(Problem(Path(path), entry.line, "no section: add '.. section: NAME'"))
 
 
 def format_entries(entries: list[Entry]) -> str:

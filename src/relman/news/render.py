@@ -2,62 +2,66 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from .fragments import (Entry, Problem, entry_count, format_entries, parse_entries, parse_fragment_name,
                         read_text)
 from .tree import NEXT, FragmentFile, list_fragments, printable_version, version_names
-from .wrap import wrap_body
+from .wrap import WIDTH, _line_pattern, wrap_body
+
+fill_line = _line_pattern(WIDTH - 2).findall
 
 TITLE = "+++++++++++\nPython News\n+++++++++++"
 FOOTER = "**(For information about older versions, consult the HISTORY file.)**"
 UNRELEASED_DATE = "XXXX-XX-XX"
 
 
-def load_fragment(fragment: FragmentFile, problems: list[Problem]) -> Entry | None:
+def load_fragment(fragment: FragmentFile, problems: list[Problem], *, lazy: bool = False) -> Entry | None:
     """Parse one `next/` file; add what is wrong with it to `problems`."""
     path = fragment.path
-    name = parse_fragment_name(path.name)
+    name = parse_fragment_name(os.path.basename(path))
     if name.problems:
-        problems.extend(Problem(path, 1, message) for message in name.problems)
+        problems.extend(Problem(Path(path), 1, message) for message in name.problems)
         return None
     try:
         text = read_text(path)
     except UnicodeDecodeError as error:
-        problems.append(Problem(path, 1, f"not valid UTF-8 ({error.reason} at byte {error.start})"))
+        problems.append(Problem(Path(path), 1, f"not valid UTF-8 ({error.reason} at byte {error.start})"))
         return None
     preset = {"date": name.metadata["date"], "nonce": name.metadata["nonce"], "section": fragment.section}
     for key in ("gh-issue", "bpo"):
         if key in name.metadata:
             preset[key] = name.metadata[key]
-    entries, found = parse_entries(text, path, preset=preset)
+    entries, found = parse_entries(text, path, preset=preset, lazy=lazy)
     problems.extend(found)
     if entry_count(text) > 1:
-        problems.append(Problem(path, 1, "a fragment holds exactly one entry: remove the '..' separator "
+        problems.append(Problem(Path(path), 1, "a fragment holds exactly one entry: remove the '..' separator "
                                          "lines and write one fragment per entry"))
         return None
     return entries[0] if entries and not found else None
 
 
-def load_next(news_dir: Path, problems: list[Problem]) -> tuple[list[Entry], list[FragmentFile]]:
+def load_next(news_dir: Path, problems: list[Problem], *,
+              lazy: bool = False) -> tuple[list[Entry], list[FragmentFile]]:
     fragments = list_fragments(news_dir)
     entries = []
     for fragment in fragments:
-        entry = load_fragment(fragment, problems)
+        entry = load_fragment(fragment, problems, lazy=lazy)
         if entry is not None:
             entries.append(entry)
     return entries, fragments
 
 
-def load_version(path: Path, problems: list[Problem]) -> list[Entry]:
+def load_version(path: Path, problems: list[Problem], *, lazy: bool = False) -> list[Entry]:
     """Parse a released version's file; it must have a release date in its first entry."""
     try:
         text = read_text(path)
     except UnicodeDecodeError as error:
         problems.append(Problem(path, 1, f"not valid UTF-8 ({error.reason} at byte {error.start})"))
         return []
-    entries, found = parse_entries(text, path, preset_where="an earlier line")
+    entries, found = parse_entries(text, path, preset_where="an earlier line", lazy=lazy)
     problems.extend(found)
     if entries and not found and "release date" not in entries[0].metadata:
         problems.append(Problem(path, entries[0].line,
@@ -65,15 +69,17 @@ def load_version(path: Path, problems: list[Problem]) -> list[Entry]:
     return entries
 
 
-def load_tree(news_dir: Path) -> tuple[list[tuple[str, list[Entry]]], list[Problem]]:
-    """Every version's entries, newest first (`next` first), and every problem found on the way."""
+def load_tree(news_dir: Path, *, lazy: bool = False) -> tuple[list[tuple[str, list[Entry]]], list[Problem]]:
+    """Every version's entries, newest first (`next` first), and every problem found on the way.
+
+    `lazy=True` is for merge: entry text is left for `render_news` to fill (see `wrap_body`)."""
     problems: list[Problem] = []
     versions: list[tuple[str, list[Entry]]] = []
     for name in version_names(news_dir):
         if name == NEXT:
-            entries, _ = load_next(news_dir, problems)
+            entries, _ = load_next(news_dir, problems, lazy=lazy)
         else:
-            entries = load_version(news_dir / f"{name}.rst", problems)
+            entries = load_version(news_dir / f"{name}.rst", problems, lazy=lazy)
         versions.append((name, entries))
     return versions, problems
 
@@ -123,7 +129,13 @@ def render_news(versions: Iterable[tuple[str, list[Entry]]], *, next_label: str 
             if section != last_section:
                 last_section = section
                 out += [section, "-" * len(section), ""]
-            add(wrap_body(issue_prefix(metadata) + entry.body, "- ", "  "))
+            prefix = issue_prefix(metadata)
+            body = entry.body
+            if prefix and entry.plain and body.find("\n") == len(body) - 1 and "  " not in body:
+                # One single-spaced paragraph (most entries): fill it in one go.
+                add("- " + "\n  ".join(fill_line(prefix + body[:-1])) + "\n")
+            else:
+                add(wrap_body(prefix + body, "- ", "  ", plain=entry.plain))
     out += ["", FOOTER]
     return "\n".join(out)
 

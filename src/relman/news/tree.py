@@ -22,7 +22,7 @@ _VERSION_PREFIXES = ("2.", "3.")
 
 @dataclass(frozen=True, slots=True)
 class FragmentFile:
-    path: Path
+    path: str  # a plain string: building 16,000 Path objects costs more than the whole parse
     section: str
 
 
@@ -47,7 +47,7 @@ def require_news_dir(news_dir: Path | str) -> Path:
     return path
 
 
-def _rst_files(folder: Path) -> list[str]:
+def _rst_files(folder: str) -> list[str]:
     try:
         with os.scandir(folder) as it:
             return [e.name for e in it if e.name.endswith(".rst") and not e.name.startswith(".")
@@ -61,15 +61,15 @@ def list_fragments(news_dir: Path) -> list[FragmentFile]:
 
     Fragments in unknown folders are not listed here; `stray_files` reports them.
     """
-    next_dir = news_dir / NEXT
+    next_dir = os.path.join(news_dir, NEXT)
     found: list[FragmentFile] = []
     for section in SECTIONS:
-        names: list[tuple[str, Path]] = []
+        names: list[tuple[str, str]] = []
         for folder in folders(section):
-            base = next_dir / folder
+            base = os.path.join(next_dir, folder)
             names.extend((name, base) for name in _rst_files(base))
         names.sort(key=lambda item: item[0], reverse=True)
-        found.extend(FragmentFile(base / name, section) for name, base in names)
+        found.extend(FragmentFile(f"{base}{os.sep}{name}", section) for name, base in names)
     return found
 
 

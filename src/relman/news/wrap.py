@@ -25,13 +25,38 @@ import textwrap
 
 WIDTH = 76
 
-# Characters that `textwrap` or `str.strip()` treat as whitespace, other than " " and "\n".
-# On these the fast path steps aside (tests check this list against str.isspace()).
-_UNUSUAL_SPACE = re.compile(
-    "[\t\r\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-)
+# Whitespace other than " " and "\n": `textwrap` and `str.strip()` treat these specially, so on
+# them the fast path steps aside (tests check this list against str.isspace()).
 _TRAILING_SPACE = re.compile(r"[^\S\n]\n|[^\S\n]\Z")
+_ASCII_ODD_SPACES = ("\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
+_OTHER_ODD_SPACES = ("\x85", "\xa0", "\u1680", *map(chr, range(0x2000, 0x200B)), "\u2028", "\u2029",
+                     "\u202f", "\u205f", "\u3000")
 _LIST_START = ("* ", "- ", "1. ", "#. ")
+
+_line_patterns: dict[int, re.Pattern[str]] = {}
+
+
+def _line_pattern(width: int) -> re.Pattern[str]:
+    # One line of greedy filling over single-spaced text: the longest run of at most `width`
+    # characters that ends before a space (or at the end); else one long word, unbroken.
+    pattern = _line_patterns.get(width)
+    if pattern is None:
+        pattern = _line_patterns[width] = re.compile(rf"[^ ].{{0,{width - 1}}}(?= |$)|[^ ]+")
+    return pattern
+
+
+def has_odd_space(text: str) -> bool:
+    """Does `text` hold whitespace other than " " and "\n" (tabs, CR, NBSP, Unicode spaces…)?"""
+    for char in _ASCII_ODD_SPACES:
+        if char in text:
+            return True
+    if text.isascii():
+        return False
+    for char in _OTHER_ODD_SPACES:
+        if char in text:
+            return True
+    return False
+
 
 _wrappers: dict[tuple[str, str], textwrap.TextWrapper] = {}
 
@@ -84,28 +109,41 @@ def _fast_fill(text: str, first: str, rest: str) -> list[str]:
         width = WIDTH - len(rest)
 
 
-def _reflow(paragraph: str, first: str, rest: str, strip_prefix: str) -> str:
+def _reflow(paragraph: str, first: str, rest: str, strip_prefix: str, plain: bool, lazy: bool) -> str:
     """Two reflow passes over one paragraph, as blurb does."""
     text = paragraph.strip()
-    if _UNUSUAL_SPACE.search(text) is not None:
+    if not plain and has_odd_space(text):
         once = "\n".join(_slow_fill(text, first, rest)).rstrip()
         once = once.removeprefix(strip_prefix)
         return "\n".join(_slow_fill(once.strip(), first, rest)).rstrip()
     text = text.replace("\n", " ")
-    once = "\n".join(_fast_fill(text, first, rest))
     if "  " not in text:
         # Single spaces only: the second pass sees the same words and the same break points.
-        return once
+        if lazy and not text.startswith(_LIST_START):
+            # (Text that only starts like a list item once stripped is kept exact: merge would
+            # print it as written rather than fill it.)
+            return text
+        if len(first) == len(rest):
+            return first + ("\n" + rest).join(_line_pattern(WIDTH - len(first)).findall(text))
+        return "\n".join(_fast_fill(text, first, rest))
+    once = "\n".join(_fast_fill(text, first, rest))
     once = once.removeprefix(strip_prefix).strip().replace("\n", " ")
     return "\n".join(_fast_fill(once, first, rest))
 
 
-def wrap_body(text: str, first_indent: str = "", rest_indent: str = "") -> str:
+def wrap_body(text: str, first_indent: str = "", rest_indent: str = "", *,
+              plain: bool = False, lazy: bool = False) -> str:
     """Reflow entry text the way blurb's merge and save do; the result ends with one newline.
 
     `first_indent` starts the first line of the first paragraph, `rest_indent` every other line.
+    `plain=True` promises that the text has no trailing spaces on any line and no whitespace
+    but " " and "\n" (see `is_plain`), which skips those checks.
+
+    `lazy=True` (for text that is reflowed again before anyone sees it, as merge does) leaves a
+    single-spaced paragraph on one line instead of filling it: the next reflow only looks at
+    its words, so the final output is the same and the work is done once instead of twice.
     """
-    if _TRAILING_SPACE.search(text) is not None:
+    if not plain and _TRAILING_SPACE.search(text) is not None:
         text = "\n".join([line.rstrip() for line in text.split("\n")])
     out = []
     indent = first_indent
@@ -119,9 +157,14 @@ def wrap_body(text: str, first_indent: str = "", rest_indent: str = "") -> str:
                 if len(lines) > 1:
                     paragraph += "".join(["\n" + rest_indent + line.rstrip() for line in lines[1:]])
         else:
-            paragraph = _reflow(paragraph, indent, rest_indent, first_indent)
+            paragraph = _reflow(paragraph, indent, rest_indent, first_indent, plain, lazy)
         out.append(paragraph)
         verbatim = paragraph.endswith("::")  # a literal block follows: keep it as written
         if rest_indent:
             indent = rest_indent
     return "\n\n".join(out).rstrip() + "\n"
+
+
+def is_plain(text: str) -> bool:
+    """No trailing whitespace on any line, and no whitespace other than " " and "\n"."""
+    return not has_odd_space(text) and " \n" not in text and not text.endswith(" ")
