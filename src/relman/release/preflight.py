@@ -89,8 +89,11 @@ def check_remotes(ctx: StepContext) -> dict:
         remote = release.remote(which)
         proc = release.git.run("ls-remote", "--heads", remote, check=False, timeout=60)
         if proc.returncode != 0:
-            message = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
-            raise TransientError(f"cannot reach the {which} remote {remote!r}: {message}",
+            lines = proc.stderr.strip().splitlines()
+            message = next((line for line in lines if line.startswith("fatal:")), lines[-1] if lines else "")
+            url = release.git.remote_url(remote) or remote
+            raise TransientError(f"cannot reach the {which} remote {remote!r} ({url}): "
+                                 f"{message or 'exit ' + str(proc.returncode)}",
                                  hint=f"check `remotes.{which}` in relman.toml and your network or credentials")
         reached[which] = remote
     return {"remotes": reached}
