@@ -261,7 +261,8 @@ class BuildbotClient:
             params.append(("complete__eq", "true" if complete else "false"))
         for code in results or ():
             params.append(("results__in", code))
-        params.append(("order", "-complete_at" if complete else "-buildid"))
+        # Completion times are whole seconds: break ties by build number, newest first.
+        params.extend([("order", "-complete_at"), ("order", "-number")] if complete else [("order", "-number")])
         if limit is not None:
             params.append(("limit", limit))
         if offset:
@@ -305,7 +306,7 @@ class BuildbotClient:
     # ---- control: force a build and follow it -------------------------------------------------
     async def force_build(self, builder_name: str, properties: Mapping[str, Any] | None = None, *,
                           scheduler: str = "force", reason: str = "forced by relman",
-                          username: str = "relman <relman@localhost>") -> list[int]:
+                          username: str = "relman <relman@relman.invalid>") -> list[int]:
         """Force `builder_name` through the ForceScheduler `scheduler`; return the build request ids.
 
         `properties` are passed as the scheduler's parameters: the ForceScheduler must declare
@@ -336,7 +337,13 @@ class BuildbotClient:
             if done:
                 return max(done, key=lambda b: b.buildid)   # a retried request has several builds
             if not builds:
-                requests = await self.get(f"/buildrequests/{buildrequest_id}", key="buildrequests")
+                try:
+                    requests = await self.get(f"/buildrequests/{buildrequest_id}", key="buildrequests")
+                except ExternalServiceError as error:
+                    if "HTTP 404" in error.message:
+                        raise ExternalServiceError(f"Buildbot {self.api}: no build request {buildrequest_id}",
+                                                   hint="was it forced on this master?") from None
+                    raise
                 if requests and requests[0].get("complete"):
                     raise ExternalServiceError(
                         f"Buildbot build request {buildrequest_id} finished without a build "

@@ -17,6 +17,7 @@ The binaries are looked for next to `sys.executable` first (a venv), then on PAT
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -149,7 +150,7 @@ class LocalBuildbot:
         try:
             with urllib.request.urlopen(self.api + path, timeout=5) as response:
                 return json.load(response)
-        except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
+        except (OSError, http.client.HTTPException, json.JSONDecodeError):
             return None  # type: ignore[return-value]
 
     def post(self, path: str, body: dict) -> dict:
