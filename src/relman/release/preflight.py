@@ -15,6 +15,9 @@ from ..source.magic import check_magic_number
 from ..version import check_transition
 from .context import release_of
 
+READINESS_CONCERN = Gate("readiness-concern", "The branch's readiness verdict is Concern. Release anyway?")
+READINESS_BLOCKED = Gate("readiness-unreleasable",
+                         "The branch is Unreleasable (CI or release blockers). Override and release anyway?")
 OLD_REPO = Gate("old-repo", "The last commit is older than expected. Continue with this checkout?")
 MAGIC = Gate("magic-number", "The bytecode magic numbers disagree. Continue anyway (allowed before rc)?")
 PHASE = "preflight"
@@ -109,6 +112,35 @@ def check_magic(ctx: StepContext) -> dict:
     return result.as_dict()
 
 
+def check_readiness(ctx: StepContext) -> dict:
+    """The same verdict as `relman status` (not a weaker copy), stored in the journal."""
+    from datetime import timedelta
+
+    from ..readiness.verdict import assess_branch
+    from ..readiness.waivers import WaiverStore
+
+    release = release_of(ctx)
+    settings = release.settings.readiness
+    verdict = assess_branch(None, buildbot_url=settings.buildbot, tracker=settings.tracker, cycle=settings.cycle,
+                            waivers=WaiverStore(ctx.resources.get("state_dir")), version=release.version,
+                            idle_after=timedelta(days=settings.idle_days))
+    seen = verdict.as_dict()
+    featured = seen["featured_problem"]
+    summary = f"{verdict.branch}: {verdict.verdict}"
+    if featured:
+        summary += f" — {featured['description']}" + (f" ({featured['builder']})" if featured.get("builder") else "")
+    ctx.log(summary)
+    if verdict.verdict == "Unreleasable":
+        ctx.require_approval(READINESS_BLOCKED, summary)
+    elif verdict.verdict == "Concern":
+        ctx.require_approval(READINESS_CONCERN, summary)
+    return {"verdict": seen}
+
+
+def readiness_configured(params) -> bool:
+    return bool(params.get("readiness_sources"))
+
+
 def preflight_steps() -> list[Step]:
     def step(sid: str, description: str, action, **kw) -> Step:
         return Step(f"preflight.{sid}", description, action, phase=PHASE, uses=("version", "repo"), **kw)
@@ -124,5 +156,8 @@ def preflight_steps() -> list[Step]:
         step("remotes", "the fork and upstream remotes are reachable", check_remotes,
              effects=(Effect(REMOTE, "reads the remotes (git ls-remote)"),),
              retry=Retry(attempts=3, backoff_s=1.0), timeout_s=180),
+        step("readiness", "the branch is releasable (CI tiers, release blockers, waivers)", check_readiness,
+             condition=readiness_configured, condition_text="when a Buildbot or tracker is configured",
+             effects=(Effect(REMOTE, "reads Buildbot and the issue tracker"),), timeout_s=300),
     ]
 

@@ -6,7 +6,6 @@ creates one), shows input drift, and runs the engine with the right display and 
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,17 +18,11 @@ from ..engine.plan import Plan, fingerprint
 from ..engine.runner import ApprovalPolicy, Observer, RunResult, Runner, describe_drift, refuse_drift, run_lock
 from ..engine.secrets import Redactor
 from ..errors import UsageError
+from ..paths import default_state_dir
 from ..vcs import Git
 from ..version import Version
 from .context import Release
 from .workflow import release_plan
-
-
-def default_state_dir() -> Path:
-    if os.environ.get("RELMAN_STATE_DIR"):
-        return Path(os.environ["RELMAN_STATE_DIR"])
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "relman"
 
 
 @dataclass
@@ -69,7 +62,9 @@ class ReleaseSession:
         return {"version": self.version.text, "repo": str(self.repo), "work_dir": str(self.work_dir),
                 "profile": s.profile, "fork": s.remotes.fork, "upstream": s.remotes.upstream,
                 "sign_tags": s.git.sign_tags, "executor": s.build.executor,
-                "config_digest": fingerprint(s.dump()), **self.extra_params}
+                "config_digest": fingerprint(s.dump()),
+                "readiness_sources": [x for x in (s.readiness.buildbot, s.readiness.tracker) if x],
+                **self.extra_params}
 
     def plan(self) -> Plan:
         return release_plan(self.params())
@@ -87,7 +82,8 @@ class ReleaseSession:
             journal = Journal(self.db_path, redact=redact)
             try:
                 release = Release(self.version, self.repo, self.settings, Git(self.repo), self.work_dir)
-                runner = Runner(journal, plan, key=self.key, resources={"release": release, **self.resources},
+                resources = {"release": release, "state_dir": self.state_dir, **self.resources}
+                runner = Runner(journal, plan, key=self.key, resources=resources,
                                 approvals=approvals, observer=observer, max_parallel=max_parallel, redact=redact)
                 latest = journal.latest_run(self.key)
                 if latest is None or fresh:
