@@ -116,6 +116,7 @@ class SourceBuild:
     generated: list[str]
     build_info: dict
     wall_s: float = 0.0
+    partial_sbom: bytes | None = None     # the profile's partial SBOM file from the tree, if any
 
     def file(self, name: str) -> BuiltFile:
         for f in self.files:
@@ -463,7 +464,9 @@ def build_source_archives(repo: Path, version: Version | str, out_dir: Path, *,
                       "block_size": xz_block_size(len(data), prof.xz_blocks)}
     return SourceBuild(version=v.text, tag=tag, commit=tree.commit, source_date_epoch=tree.commit_time,
                        root=root, files=result, members=members_box[0], removed=exported.removed,
-                       generated=exported.generated, build_info=info, wall_s=time.perf_counter() - started)
+                       generated=exported.generated, build_info=info, wall_s=time.perf_counter() - started,
+                       partial_sbom=next((e.data for e in exported.entries
+                                          if e.kind == FILE and e.path == prof.sbom_partial), None))
 
 
 @dataclass

@@ -320,7 +320,7 @@ DEMO = ArtifactProfile(
     sbom_supplier="Organization: Sample Project",
     sbom_license="MIT",
     sbom_purl="pkg:generic/sample@{version}",
-    download_url="http://127.0.0.1/ftp/python/{normalized}/",
+    download_url="https://downloads.example.org/ftp/python/{normalized}/",  # spdx-tools rejects IP hosts
     sbom_creator="Organization: Sample Project release managers",
 )
 

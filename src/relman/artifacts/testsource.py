@@ -1,0 +1,126 @@
+"""test-source: unpack a source archive into a fresh folder and run the profile's build and
+test commands there (the sample project: `make`, `make test`; CPython: configure, make,
+make install, `python3 -m test`). A failure raises StepFailed with the tail of the output.
+
+Runnable as a process for the build executor:
+    python -m relman.artifacts.testsource Python-3.14.0.tgz --profile demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import RelmanError, StepFailed, UsageError
+from .manifest import ArtifactProfile, get_profile
+
+TAIL_LINES = 40
+
+
+@dataclass
+class TestSourceResult:
+    ok: bool
+    archive: Path
+    tree: Path
+    log_path: Path
+    commands: list[list[str]] = field(default_factory=list)
+    duration_s: float = 0.0
+    tail: str = ""
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "archive": str(self.archive), "tree": str(self.tree), "log": str(self.log_path),
+                "commands": self.commands, "duration_s": round(self.duration_s, 3), "tail": self.tail}
+
+
+def unpack(archive: Path, dest: Path) -> Path:
+    """Extract safely (no absolute paths, no links out of `dest`); return the single root folder."""
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            tar.extractall(dest, filter="data")
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise StepFailed(f"cannot unpack {archive.name}: {exc}", where=str(archive)) from None
+    roots = [p for p in dest.iterdir()]
+    if len(roots) != 1 or not roots[0].is_dir():
+        raise StepFailed(f"{archive.name} must hold exactly one top folder, found: "
+                         + ", ".join(sorted(p.name for p in roots)), where=str(archive))
+    return roots[0]
+
+
+def _tail(path: Path, lines: int = TAIL_LINES) -> str:
+    text = path.read_text(errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def test_source(archive: Path, *, profile: ArtifactProfile | str, work_dir: Path | None = None,
+                jobs: int | None = None, timeout: float = 3600.0, log_path: Path | None = None) -> TestSourceResult:
+    """Unpack `archive` into a fresh folder under `work_dir` and run the profile's test commands."""
+    prof = get_profile(profile)
+    archive = Path(archive).resolve()
+    if not archive.is_file():
+        raise UsageError(f"no archive at {archive}")
+    if not prof.test_commands:
+        raise UsageError(f"profile {prof.name!r} has no test-source commands")
+    base = Path(tempfile.mkdtemp(prefix="test-source-", dir=work_dir))
+    tree = unpack(archive, base / "src")
+    prefix = base / "installation"
+    log_path = log_path or base / "test-source.log"
+    jobs = jobs or os.cpu_count() or 2
+    started = time.perf_counter()
+    commands = [[arg.format(prefix=prefix, jobs=jobs) for arg in cmd] for cmd in prof.test_commands]
+    deadline = started + timeout
+    result = TestSourceResult(False, archive, tree, log_path, commands)
+    with open(log_path, "w") as log:
+        for argv in commands:
+            log.write(f"$ {' '.join(argv)}\n")
+            log.flush()
+            remaining = deadline - time.perf_counter()
+            try:
+                proc = subprocess.run(argv, cwd=tree, stdout=log, stderr=subprocess.STDOUT,
+                                      timeout=max(1.0, remaining), stdin=subprocess.DEVNULL)
+                code = proc.returncode
+            except FileNotFoundError:
+                log.write(f"command not found: {argv[0]}\n")
+                code = 127
+            except subprocess.TimeoutExpired:
+                log.write(f"timed out after {timeout:.0f} s\n")
+                code = -1
+            log.flush()
+            if code != 0:
+                result.duration_s = time.perf_counter() - started
+                result.tail = _tail(log_path)
+                raise StepFailed(f"test-source failed: `{' '.join(argv)}` exited {code} in the unpacked "
+                                 f"{archive.name}\n--- last lines of {log_path} ---\n{result.tail}",
+                                 where=str(tree), hint="fix the build or tests on the release branch, "
+                                                       "then tag again")
+    result.ok = True
+    result.duration_s = time.perf_counter() - started
+    result.tail = _tail(log_path)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m relman.artifacts.testsource",
+                                     description="Unpack a source archive and run the profile's build and tests.")
+    parser.add_argument("archive", type=Path)
+    parser.add_argument("--profile", default="demo")
+    parser.add_argument("--work-dir", type=Path)
+    parser.add_argument("--timeout", type=float, default=3600.0)
+    args = parser.parse_args(argv)
+    try:
+        result = test_source(args.archive, profile=args.profile, work_dir=args.work_dir, timeout=args.timeout)
+    except RelmanError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    print(f"test-source passed: {args.archive.name} ({result.duration_s:.1f} s, log {result.log_path})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
