@@ -91,7 +91,7 @@ def run_demo(root: Path, *, version: str | None = None, fresh: bool = False, exe
     started = time.monotonic()
     root, v, _ = prepare(root, version, fresh)
     overrides = {"profile": "demo", "project": "Sample Python", "build": {"executor": executor},
-                 "tools": ["git", "make", "cc"]}
+                 "tools": ["git", "make", "cc"], "readiness": {"cycle": str(root / "release-cycle.json")}}
     session = ReleaseSession.open(v.text, root / "cpython", state_dir=root / "state", work_dir=root / "work",
                                   overrides=overrides)
     policy = ApprovalPolicy(policy=frozenset({"*"}), policy_name=DEMO_POLICY)

@@ -49,6 +49,24 @@ def history_for(target: Version) -> list[Version]:
     return chain
 
 
+# The real release-schedule PEPs where they exist, so the sample's README links look familiar.
+_PEPS = {(3, 12): 693, (3, 13): 719, (3, 14): 745, (3, 15): 790, (3, 16): 826}
+
+
+def release_cycle_for(version: Version) -> dict[str, dict]:
+    """Schedule data (release-cycle.json shape) for the sample: its series and its neighbours."""
+    x, y = version.major, version.minor
+    rows = {}
+    for minor, status in ((y + 1, "feature"), (y, "prerelease" if version.is_prerelease else "bugfix"),
+                          (y - 1, "bugfix"), (y - 2, "security")):
+        if minor < 0:
+            continue
+        rows[f"{x}.{minor}"] = {"branch": "main" if status == "feature" else f"{x}.{minor}", "pep": _PEPS.get((x, minor), 700 + minor),
+                                "status": status, "first_release": f"{2011 + minor}-10-01",
+                                "end_of_life": f"{2016 + minor}-10", "release_manager": "Sample Release Manager"}
+    return rows
+
+
 def _git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
     proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=env)
     if proc.returncode:
@@ -103,6 +121,7 @@ def create_sample_project(root: Path, version: Version, *, seed: int = 314, frag
     _feature_commit(init, rng, now, 99)
     _commit(init, "Add news for the upcoming release", now)
 
+    (root / "release-cycle.json").write_text(json.dumps(release_cycle_for(version), indent=2) + "\n")
     _git(root, "clone", "-q", "--bare", str(init), str(upstream))
     _git(root, "clone", "-q", "--bare", str(upstream), str(fork))
     _git(root, "clone", "-q", "-o", "upstream", "-b", on_branch, str(upstream), str(repo))

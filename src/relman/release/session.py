@@ -69,6 +69,17 @@ class ReleaseSession:
     def plan(self) -> Plan:
         return release_plan(self.params())
 
+    def release_cycle(self) -> dict[str, Any] | None:
+        """The schedule data in release-cycle.json shape (PEP numbers, branch status), when configured."""
+        source = self.settings.readiness.cycle
+        if not source:
+            return None
+        from ..schedule.cycle import load_cycle
+
+        if not str(source).startswith(("http://", "https://")) and not Path(source).is_absolute():
+            source = str(self.repo / source)
+        return load_cycle(source, cache_dir=self.state_dir / "cache").release_cycle_json()
+
     def redactor(self) -> Redactor:
         return Redactor(self.settings.secrets)
 
@@ -82,7 +93,8 @@ class ReleaseSession:
             journal = Journal(self.db_path, redact=redact)
             try:
                 release = Release(self.version, self.repo, self.settings, Git(self.repo), self.work_dir)
-                resources = {"release": release, "state_dir": self.state_dir, **self.resources}
+                resources = {"release": release, "state_dir": self.state_dir, "release_cycle": self.release_cycle(),
+                             **self.resources}
                 runner = Runner(journal, plan, key=self.key, resources=resources,
                                 approvals=approvals, observer=observer, max_parallel=max_parallel, redact=redact)
                 latest = journal.latest_run(self.key)
