@@ -112,6 +112,8 @@ def _fast_fill(text: str, first: str, rest: str) -> list[str]:
 def _reflow(paragraph: str, first: str, rest: str, strip_prefix: str, plain: bool, lazy: bool) -> str:
     """Two reflow passes over one paragraph, as blurb does."""
     text = paragraph.strip()
+    if not text:
+        return ""
     if not plain and has_odd_space(text):
         once = "\n".join(_slow_fill(text, first, rest)).rstrip()
         once = once.removeprefix(strip_prefix)
