@@ -32,8 +32,10 @@ def _register() -> None:
     # Imported here so that `relman --help` stays fast and each command module stays small.
     from . import bump_cmd, demo_cmd, run_cmd, version_cmd, status_cmd, waive_cmd
     from . import news_cmd
+    from . import artifacts_cmd, verify_cmd
 
-    for module in (demo_cmd, run_cmd, version_cmd, bump_cmd, status_cmd, waive_cmd, news_cmd):
+    for module in (demo_cmd, run_cmd, version_cmd, bump_cmd, status_cmd, waive_cmd, news_cmd,
+                   artifacts_cmd, verify_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
 

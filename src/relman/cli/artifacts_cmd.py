@@ -1,0 +1,148 @@
+"""`relman artifacts …`: build a release's files, list what a release has, run test-source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..artifacts.archive import GenerateHook, news_hook
+from ..artifacts.build import build_release_artifacts
+from ..artifacts.manifest import PROFILES, ArtifactProfile, expected_files, get_profile
+from ..artifacts.signing import GpgSigner, Signer
+from ..version import Version
+from .common import emit_json, json_option
+
+profile_option = click.option(
+    "--profile", default="auto", show_default=True,
+    type=click.Choice(["auto", *sorted(PROFILES)]),
+    help="Artifact profile: which files the release has. auto: cpython for a CPython checkout (configure + Python/ceval.c), else demo.")
+
+
+def pick_profile(name: str, repo: Path | None) -> ArtifactProfile:
+    if name != "auto":
+        return get_profile(name)
+    if repo is not None and (repo / "configure").is_file() and (repo / "Python" / "ceval.c").is_file():
+        return get_profile("cpython")
+    return get_profile("demo")
+
+
+def default_news_hook(profile: ArtifactProfile, version: Version) -> GenerateHook | None:
+    """Merge the tag's news fragments with relman's blurb-compatible merge."""
+    if not profile.news_dir:
+        return None
+    from ..news.api import merge_news
+
+    return news_hook(lambda folder: merge_news(folder), profile)
+
+
+@click.group("artifacts")
+def artifacts_group() -> None:
+    """Build and inspect a release's files (archives, docs, checksums, SBOMs, manifest)."""
+
+
+@artifacts_group.command("build")
+@click.argument("version")
+@click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=".", show_default=True,
+              help="The project's git checkout; the archives come from the tag vX.Y.Z, not the working tree.")
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="Folder to write the release files into.")
+@profile_option
+@click.option("--no-docs", is_flag=True, help="Skip the docs even for rc/final releases.")
+@click.option("--reproducible", is_flag=True,
+              help="Build the source archives twice and fail if the digests differ (the reproducibility gate).")
+@click.option("--security", is_flag=True, help="A security-only release (fewer artifacts).")
+@click.option("--gpg-key", help="Sign with this GPG key (id, fingerprint or e-mail).")
+@click.option("--gnupghome", type=click.Path(path_type=Path, file_okay=False), help="GPG home (keyring) to use.")
+@click.option("--validate-sbom", is_flag=True, help="Validate each SBOM with spdx-tools (slower on big trees).")
+@json_option
+def build_command(version: str, repo: Path, out_dir: Path, profile: str, no_docs: bool, reproducible: bool,
+                  security: bool, gpg_key: str | None, gnupghome: Path | None, validate_sbom: bool,
+                  as_json: bool) -> None:
+    """Build VERSION's release files from its tag into OUT.
+
+    Writes the source archives (.tgz, .tar.xz: reproducible), an SPDX SBOM per archive, the
+    docs archives for release candidates and finals, signatures (with --gpg-key), SHA256SUMS
+    and the release manifest VERSION.manifest.json (signed like the artifacts). Without a
+    signer the files are built unsigned; publishing them needs signing or allow_unsigned.
+
+    \b
+    Examples:
+      relman artifacts build 3.14.0rc1 --repo ~/cpython -o dist/3.14.0rc1
+      relman artifacts build 3.14.0 --repo . -o dist --gpg-key rm@example.org --reproducible
+      relman verify dist/3.14.0rc1
+    """
+    v = Version.parse(version)
+    prof = pick_profile(profile, repo)
+    signers: list[Signer] = [GpgSigner(gpg_key, gnupghome)] if gpg_key else []
+    result = build_release_artifacts(repo, v, out_dir, profile=prof, generate=default_news_hook(prof, v),
+                                     signers=signers, docs=not no_docs, reproducible_check=reproducible,
+                                     security=security, validate_sboms=validate_sbom)
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    click.echo(f"{prof.project} {v} from {result.source.tag} ({result.source.commit[:12]}) → {out_dir}")
+    for f in result.source.files:
+        click.echo(f"  {f.name:<40} {f.size:>12,} bytes  sha256 {f.sha256}")
+    if result.docs and not result.docs.skipped:
+        for f in result.docs.files:
+            click.echo(f"  {f.name:<40} {f.size:>12,} bytes")
+    elif result.docs:
+        click.echo(f"  docs: skipped ({result.docs.reason})")
+    for f in result.sboms:
+        click.echo(f"  {f.name}")
+    click.echo(f"  {result.sha256sums.name if result.sha256sums else ''}")
+    if result.manifest:
+        click.echo(f"  {result.manifest.name}" + (" (UNSIGNED)" if result.unsigned else ""))
+    if reproducible:
+        click.echo("reproducibility: two builds gave identical archives")
+    click.echo(f"done in {result.wall_s:.1f} s")
+
+
+@artifacts_group.command("list")
+@click.argument("version")
+@profile_option
+@click.option("--security", is_flag=True, help="A security-only release.")
+@json_option
+def list_command(version: str, profile: str, security: bool, as_json: bool) -> None:
+    """List every file VERSION's release has, from the artifact manifest.
+
+    \b
+    Examples:
+      relman artifacts list 3.15.0rc1 --profile cpython
+      relman artifacts list 3.13.9 --profile cpython --security --json
+    """
+    prof = pick_profile(profile, None)
+    specs = expected_files(prof, Version.parse(version), security)
+    if as_json:
+        emit_json([s.as_dict() for s in specs])
+        return
+    for s in specs:
+        extra = f"  + {', '.join(s.sidecars)}" if s.sidecars else ""
+        button = " [button]" if s.download_button else ""
+        click.echo(f"{s.name:<48} {s.producer:<18} {s.os:<8} {s.label}{button}{extra}")
+
+
+@artifacts_group.command("test-source")
+@click.argument("archive", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@profile_option
+@click.option("--work-dir", type=click.Path(path_type=Path, file_okay=False), help="Where to unpack (a fresh folder).")
+@json_option
+def test_source_command(archive: Path, profile: str, work_dir: Path | None, as_json: bool) -> None:
+    """Unpack ARCHIVE into a fresh folder and run the profile's build and tests.
+
+    \b
+    Example:
+      relman artifacts test-source dist/Python-3.14.0rc1.tgz --profile demo
+    """
+    from ..artifacts import testsource
+
+    prof = get_profile("demo" if profile == "auto" else profile)
+    result = testsource.test_source(archive, profile=prof, work_dir=work_dir)
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    click.echo(f"test-source passed in {result.duration_s:.1f} s (log: {result.log_path})")
+
+
+COMMANDS = [artifacts_group]
