@@ -56,10 +56,14 @@ def _show(path: Path | str) -> str:
 
 
 def _git_for(news_dir: Path) -> Git | None:
-    git = Git(news_dir)
-    if not shutil.which("git") or not git.ok("rev-parse", "--is-inside-work-tree"):
+    """The work tree holding the news folder, or None when it is not in one."""
+    if not shutil.which("git"):
         return None
-    return git
+    proc = Git(news_dir).run("rev-parse", "--show-toplevel", check=False)
+    if proc.returncode != 0 or not proc.stdout.strip():
+        return None
+    # Run from the top: `git rm --pathspec-from-file` fails in a subfolder (git 2.39).
+    return Git(Path(proc.stdout.strip()))
 
 
 @click.group("news", help=GROUP_HELP)
@@ -117,10 +121,11 @@ def _from_editor(issue: str | None, section: str | None, cve: str | None) -> tup
     finally:
         os.unlink(temp)
     entries, problems = parse_entries(text, "<editor>", preset={}, preset_where="the template")
-    missing_issue = [p for p in problems if "no issue" in p.message]
     if problems:
         messages = "; ".join(p.message for p in problems)
-        hint = "fill in '.. gh-issue: NUMBER'" if missing_issue else "run `relman news add` again"
+        unfilled = any("no issue" in p.message or "number ''" in p.message for p in problems)
+        hint = ("fill in the issue number on the '.. gh-issue:' line (or pass --issue)" if unfilled
+                else "run `relman news add` again")
         raise UsageError(f"the entry was not saved: {messages}", hint=hint)
     if len(entries) != 1:
         raise UsageError("the entry was not saved: write exactly one entry (no '..' separator lines)")
@@ -152,14 +157,15 @@ news folder is in a git work tree (unless --no-git).
 @click.option("-s", "--section", help="Section, any case; `relman news add --help` lists them.")
 @click.option("-c", "--cve", help="CVE-YYYY-NNNN (Security entries only).")
 @click.option("-t", "--text", help="The entry text; '-' reads it from stdin. Without it, $EDITOR opens.")
+@click.option("--edit", is_flag=True, help="Open $EDITOR even when stdin is not a terminal.")
 @click.option("--no-git", is_flag=True, help="Do not `git add` the new file.")
 @_news_dir_option
 @json_option
-def add_command(issue: str | None, section: str | None, cve: str | None, text: str | None, no_git: bool,
-                news_dir: Path | None, as_json: bool) -> None:
+def add_command(issue: str | None, section: str | None, cve: str | None, text: str | None, edit: bool,
+                no_git: bool, news_dir: Path | None, as_json: bool) -> None:
     folder = _resolve(news_dir)
     if text is None:
-        if as_json or not sys.stdin.isatty():
+        if not edit and not sys.stdin.isatty():
             raise UsageError("no --text given and no terminal to open an editor on",
                              hint="pass --text TEXT (or --text - to read stdin)")
         section, issue, text, cve = _from_editor(issue, section, cve)
@@ -249,8 +255,7 @@ def release_command(version: str, release_date: str | None, no_git: bool, news_d
             git.run("add", "--force", "--", str(result.path))
             if result.consumed:
                 git.run("rm", "--cached", "--quiet", "--ignore-unmatch", "--pathspec-from-file=-",
-                        "--pathspec-file-nul", input="\0".join(str(p) for p in result.consumed) + "\0",
-                        )
+                        "--pathspec-file-nul", input="".join(f"{p}\0" for p in result.consumed))
             staged = True
     if as_json:
         emit_json({"path": str(result.path), "version": result.version, "entries": result.entries,
