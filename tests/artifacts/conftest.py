@@ -29,7 +29,9 @@ def make_repo(root: Path, files: dict[str, str | bytes], *, tag: str = "v3.14.0r
         target.parent.mkdir(parents=True, exist_ok=True)
         os.symlink(link, target)
     git(root, "add", "-A", "-f")
-    env = {**os.environ, "GIT_AUTHOR_DATE": COMMIT_DATE, "GIT_COMMITTER_DATE": COMMIT_DATE}
+    env = {**os.environ, "GIT_AUTHOR_DATE": COMMIT_DATE, "GIT_COMMITTER_DATE": COMMIT_DATE,
+           "GIT_AUTHOR_NAME": "Test RM", "GIT_AUTHOR_EMAIL": "rm@example.org",
+           "GIT_COMMITTER_NAME": "Test RM", "GIT_COMMITTER_EMAIL": "rm@example.org"}
     subprocess.run(["git", "commit", "-q", "-m", "release"], cwd=root, check=True, env=env)
     subprocess.run(["git", "tag", "-a", tag, "-m", tag], cwd=root, check=True, env=env)
     return root

@@ -19,6 +19,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -120,6 +121,9 @@ class GpgSigner:
 def gpg_verify(path: Path, signature: Path, *, gnupghome: Path | None = None,
                fingerprints: Iterable[str] | None = None, gpg: str | None = None) -> SignatureCheck:
     """Check a detached signature; with `fingerprints`, the signer must be one of them."""
+    malformed = armor_problems(signature)
+    if malformed:
+        return SignatureCheck(False, malformed[0])
     argv = _gpg_base(gpg, gnupghome) + ["--status-fd", "1", "--verify", str(signature), str(path)]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     status = [line.split()[1:] for line in proc.stdout.splitlines() if line.startswith("[GNUPG:] ")]
@@ -140,6 +144,20 @@ def gpg_verify(path: Path, signature: Path, *, gnupghome: Path | None = None,
         return SignatureCheck(False, "not an OpenPGP signature (corrupt or empty .asc)")
     detail = (proc.stderr.strip().splitlines() or ["gpg exit " + str(proc.returncode)])[-1]
     return SignatureCheck(False, f"signature does not verify: {detail}")
+
+
+_ARMOR = re.compile(
+    rb"-----BEGIN PGP SIGNATURE-----\n(?:[A-Za-z]+: [^\n]*\n)*\n(?:[A-Za-z0-9+/=]+\n)+"
+    rb"(?:=[A-Za-z0-9+/]{4}\n)?-----END PGP SIGNATURE-----\n")
+
+
+def armor_problems(signature: Path) -> list[str]:
+    """A detached signature must be exactly one canonical ASCII-armoured block: gpg itself
+    tolerates some changes to the armour (line breaks, trailing bytes), a verifier must not."""
+    data = signature.read_bytes().replace(b"\r\n", b"\n")
+    if not _ARMOR.fullmatch(data):
+        return [f"{signature.name}: not one canonical ASCII-armoured PGP signature block"]
+    return []
 
 
 @dataclass

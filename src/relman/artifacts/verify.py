@@ -99,10 +99,16 @@ def verify_folder(manifest_path: Path, *, gnupghome: Path | None = None, fingerp
                   allow_unsigned: bool = False) -> VerifyReport:
     folder = manifest_path.parent
     report = VerifyReport(str(folder), manifest_path.name)
-    document = load_release_manifest(manifest_path.read_bytes(), where=str(manifest_path))
-    report.version = document.get("version")
     fingerprints = list(fingerprints)
-    claimed = [s.get("fingerprint") for s in document.get("signing", {}).get("signers", []) if s.get("fingerprint")]
+    try:
+        document = load_release_manifest(manifest_path.read_bytes(), where=manifest_path.name)
+    except CheckFailed as error:
+        document = None
+        report.fail(manifest_path.name, error.message)
+    claimed = [s.get("fingerprint") for s in (document or {}).get("signing", {}).get("signers", [])
+               if isinstance(s, dict) and s.get("fingerprint")]
+    if document is not None:
+        report.version = document.get("version")
 
     # 1. the manifest's signature
     signed = False
@@ -117,6 +123,8 @@ def verify_folder(manifest_path: Path, *, gnupghome: Path | None = None, fingerp
             report.checked.append(f"{manifest_path.name}: unsigned (allowed)")
         else:
             report.fail(manifest_path.name, "the release manifest is not signed (no .asc or .sigstore next to it)")
+    if document is None:
+        return report
 
     # 2. every listed file: present, size, digest
     actual: dict[str, str] = {}
