@@ -105,8 +105,8 @@ def package_docs(built: Path, spec: ArtifactSpec, root: str, epoch: int, out_dir
     return write_file(out_dir / spec.name, data)
 
 
-def sphinx_command(source: Path, out: Path, builder: str) -> list[str]:
-    return [sys.executable, "-m", "sphinx", "-b", builder, "-q", "-E", str(source), str(out)]
+def sphinx_command(source: Path, out: Path, builder: str, doctrees: Path) -> list[str]:
+    return [sys.executable, "-m", "sphinx", "-b", builder, "-q", "-E", "-d", str(doctrees), str(source), str(out)]
 
 
 def build_docs(repo: Path, version: Version | str, out_dir: Path, *, profile: ArtifactProfile | str,
@@ -148,7 +148,7 @@ def build_docs(repo: Path, version: Version | str, out_dir: Path, *, profile: Ar
             if fmt not in wanted:
                 continue
             out = base / "build" / fmt
-            argv = sphinx_command(doc_src, out, builder)
+            argv = sphinx_command(doc_src, out, builder, base / "doctrees" / fmt)
             log.write(f"$ {' '.join(argv)}\n")
             log.flush()
             try:
