@@ -234,7 +234,8 @@ class BuildbotClient:
     # ---- builders, builds, workers, changes -------------------------------------------------
     async def builders(self, tag: str | None = None) -> list[Builder]:
         """Every builder (or those carrying `tag`; one tag only: several tags are OR'ed by the master)."""
-        params = [("tags__contains", tag)] if tag else []
+        params: list[tuple[str, Any]] = [("tags__contains", tag)] if tag else []
+        params += [("field", f) for f in ("builderid", "name", "tags", "description")]
         try:
             return [Builder.from_api(b) for b in await self.get("/builders", params, key="builders")]
         except (KeyError, TypeError, ValueError) as error:
@@ -247,39 +248,48 @@ class BuildbotClient:
             raise ExternalServiceError(f"Buildbot {self.api}: no builder named {name!r}")
         return Builder.from_api(items[0])
 
-    async def builds(self, builder: int | str, *, limit: int | None = 1, offset: int = 0, complete: bool | None = True,
-                     results: Iterable[int] | None = None, fields: Sequence[str] | None = BUILD_FIELDS,
-                     properties: Sequence[str] = ()) -> list[Build]:
+    async def builds(self, builder: int | str | None, *, limit: int | None = 1, offset: int = 0,
+                     complete: bool | None = True, results: Iterable[int] | None = None,
+                     fields: Sequence[str] | None = BUILD_FIELDS, properties: Sequence[str] = (),
+                     completed_after: float | None = None, oldest_first: bool = False) -> list[Build]:
         """Builds of one builder (id or name), newest completed first.
 
+        `builder=None` means every builder (the master's most recent builds overall).
         `results` keeps only those result codes (filtered by the master's database);
-        `fields` projects the answer; `properties` adds those build properties.
+        `completed_after` keeps builds completed strictly after that time; `oldest_first`
+        reverses the order; `fields` projects the answer; `properties` adds those properties.
         """
-        ref = str(builder) if isinstance(builder, int) else quote(builder, safe="")
+        ref = None if builder is None else str(builder) if isinstance(builder, int) else quote(builder, safe="")
         params: list[tuple[str, Any]] = []
         if complete is not None:
             params.append(("complete__eq", "true" if complete else "false"))
         for code in results or ():
             params.append(("results__in", code))
+        if completed_after is not None:
+            params.append(("complete_at__gt", int(completed_after)))
         # Completion times are whole seconds: break ties by build number, newest first.
-        params.extend([("order", "-complete_at"), ("order", "-number")] if complete else [("order", "-number")])
+        sign = "" if oldest_first else "-"
+        tie = "number" if ref is not None else "buildid"
+        params.extend([("order", f"{sign}complete_at"), ("order", f"{sign}{tie}")] if complete
+                      else [("order", f"{sign}{tie}")])
         if limit is not None:
             params.append(("limit", limit))
         if offset:
             params.append(("offset", offset))
         if fields:
             # A filter on a field that is not selected is refused by the master (HTTP 400).
-            wanted = list(dict.fromkeys([*fields, "number", *(["results"] if results else []),
+            wanted = list(dict.fromkeys([*fields, "number", tie, *(["results"] if results else []),
                                          *(["complete_at", "complete"] if complete is not None else [])]))
             params.extend(("field", f) for f in wanted)
         params.extend(("property", p) for p in properties)
         if properties and fields:
             params.append(("field", "properties"))
-        items = await self.get(f"/builders/{ref}/builds", params, key="builds")
+        path = f"/builders/{ref}/builds" if ref is not None else "/builds"
+        items = await self.get(path, params, key="builds")
         try:
             return [Build.from_api(b) for b in items]
         except (KeyError, TypeError, ValueError) as error:
-            raise ExternalServiceError(f"Buildbot {self.api}/builders/{ref}/builds: a build lacks {error}") from None
+            raise ExternalServiceError(f"Buildbot {self.api}{path}: a build lacks {error}") from None
 
     async def build(self, buildid: int, *, properties: Sequence[str] = ()) -> Build:
         params = [("property", p) for p in properties]
@@ -290,7 +300,8 @@ class BuildbotClient:
 
     async def workers(self) -> list[Worker]:
         try:
-            return [Worker.from_api(w) for w in await self.get("/workers", key="workers")]
+            fields = [("field", f) for f in ("workerid", "name", "connected_to", "configured_on", "paused")]
+            return [Worker.from_api(w) for w in await self.get("/workers", fields, key="workers")]
         except (KeyError, TypeError, ValueError) as error:
             raise ExternalServiceError(f"Buildbot {self.api}/workers: a worker lacks {error}") from None
 
