@@ -17,7 +17,7 @@ from ..news import api, sections
 from ..news.fragments import parse_entries
 from ..news.tree import find_news_dir, require_news_dir, version_names
 from ..vcs import Git
-from .common import emit_json, json_option
+from .common import RelmanGroup, emit_json, json_option
 
 GROUP_HELP = """News entries, the blurb way: one small file per change, merged at release time.
 
@@ -66,7 +66,8 @@ def _git_for(news_dir: Path) -> Git | None:
     return Git(Path(proc.stdout.strip()))
 
 
-@click.group("news", help=GROUP_HELP)
+@click.group("news", cls=RelmanGroup, help=GROUP_HELP,
+             context_settings={"help_option_names": ["-h", "--help"]})
 def news_group() -> None:
     pass
 
@@ -304,3 +305,8 @@ def merge_command(output: Path | None, version_hint: str | None, news_dir: Path 
 
 
 COMMANDS = [news_group]
+
+if __name__ == "__main__":
+    # `python -m relman.cli.news_cmd merge` is the same command without loading every other
+    # command group first (what `relman` does today), for scripts that call it often.
+    news_group(prog_name="relman news")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +31,7 @@ from .sections import SECTION_INDEX, SECTIONS, SECURITY
 from .wrap import has_odd_space, is_plain, wrap_body
 
 LOWEST_GH_ISSUE = 32426
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 _ISSUE_KEYS = {"gh-issue": "GitHub", "bpo": "bpo"}
 _FORBIDDEN_STARTS = ("- ", "Issue #", "bpo-", "gh-", "gh-issue-")
 _FORBIDDEN_START = re.compile("|".join(re.escape(s) for s in _FORBIDDEN_STARTS), re.I)
@@ -38,6 +40,8 @@ _CVE = re.compile(r"(?:CVE-)?(\d{4})-(\d{4,})", re.I | re.ASCII)
 _SEPARATOR = re.compile(r"^\.\.[^\S\n]*$", re.M)
 _SEPARATOR_LINE = re.compile(r"^\.\.[^\S\n]*(?:\n|\Z)", re.M)
 _LIST_START = ("* ", "- ", "1. ", "#. ")
+# A metadata line needing no clean-up: lower-case key, one space after the colon, a value.
+_TIDY_META = re.compile(r"^\.\. ([a-z0-9](?:[a-z0-9 -]*[a-z0-9])?): ([^ \n][^\n]*)$", re.M)
 _FILENAME_DATE = re.compile(r"\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d")
 
 
@@ -100,7 +104,12 @@ def parse_fragment_name(name: str) -> FragmentName:
     the date, the one before last the nonce, and each one between names an issue.
     """
     result = FragmentName()
-    fields = [part.strip() for part in name.split(".")]
+    fields = name.split(".")
+    if len(fields) == 4 and fields[3] == "rst" and fields[1].startswith("gh-issue-") and name.isascii() \
+            and len(name.split()) == 1:
+        result.metadata.update(date=fields[0], nonce=fields[2], **{"gh-issue": fields[1][9:]})
+        return result
+    fields = [part.strip() for part in fields]
     if len(fields) < 4 or fields[-1] != "rst":
         result.problems.append(
             f"cannot read the file name {name!r}: expected DATE.gh-issue-NUMBER.NONCE.rst "
@@ -159,22 +168,32 @@ def _parse_plain(text: str, preset: dict[str, str] | None, lazy: bool) -> list[E
     Returns None at the first thing out of the ordinary; the careful parser then runs and finds
     the same entries (or names the problems), so this is only ever a shortcut.
     """
+    if text.startswith("..\n") or text.endswith("\n..") or text == "..":
+        return None
     entries = []
     metadata: dict[str, str] = dict(preset) if preset else {}
-    for chunk in _SEPARATOR_LINE.split(text):
+    # In plain text a separator line is exactly "..", so a plain split finds them all (and an
+    # oddity such as two separators in a row leaves a chunk the checks below reject).
+    for chunk in text.split("\n..\n"):
         chunk = chunk.lstrip("\n")
         if chunk.startswith(".."):
             head, blank, body = chunk.partition("\n\n")
             if not blank:
                 return None
-            for line in head.split("\n"):
-                if not line.startswith(".."):
+            # Tidy `.. key: value` lines (as blurb and relman write them) in one regex call.
+            pairs = _TIDY_META.findall(head)
+            lines = head.count("\n") + 1
+            if len(pairs) != lines:
+                return None
+            if metadata:
+                for name, value in pairs:
+                    if name in metadata:
+                        return None
+                    metadata[name] = value
+            else:
+                metadata = dict(pairs)
+                if len(metadata) != lines:
                     return None
-                name, colon, value = line[2:].partition(":")
-                name = name.strip().lower()
-                if not colon or name in metadata:
-                    return None
-                metadata[name] = value.strip()
             body = body.lstrip("\n")
             if body.startswith(("..", "#")):
                 return None
@@ -349,8 +368,17 @@ def format_entries(entries: list[Entry]) -> str:
 
 def read_text(path: Path | str) -> str:
     """Read a news file the way blurb does: UTF-8, universal newlines."""
-    with open(path, "rb") as handle:
-        text = handle.read().decode("utf-8")
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    text = (chunks[0] if len(chunks) == 1 else b"".join(chunks)).decode("utf-8")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text

@@ -11,11 +11,11 @@ from .fragments import (Entry, Problem, entry_count, format_entries, parse_entri
 from .tree import NEXT, FragmentFile, list_fragments, printable_version, version_names
 from .wrap import WIDTH, _line_pattern, wrap_body
 
-fill_line = _line_pattern(WIDTH - 2).findall
-
 TITLE = "+++++++++++\nPython News\n+++++++++++"
 FOOTER = "**(For information about older versions, consult the HISTORY file.)**"
 UNRELEASED_DATE = "XXXX-XX-XX"
+
+fill_line = _line_pattern(WIDTH - 2).findall
 
 
 def load_fragment(fragment: FragmentFile, problems: list[Problem], *, lazy: bool = False) -> Entry | None:
@@ -86,15 +86,12 @@ def load_tree(news_dir: Path, *, lazy: bool = False) -> tuple[list[tuple[str, li
 
 def issue_prefix(metadata: dict[str, str]) -> str:
     """`gh-N: `, `bpo-N: `, `CVE-…, gh-N: ` or nothing (issue 0), as merged into Misc/NEWS."""
-    prefix = ""
     gh_issue = metadata.get("gh-issue")
     if gh_issue:
-        if int(gh_issue):
-            prefix = f"gh-{gh_issue}"
+        prefix = f"gh-{gh_issue}" if gh_issue != "0" and int(gh_issue) else ""
     else:
         bpo = metadata.get("bpo")
-        if bpo and int(bpo):
-            prefix = f"bpo-{bpo}"
+        prefix = f"bpo-{bpo}" if bpo and bpo != "0" and int(bpo) else ""
     cve = metadata.get("cve")
     if cve:
         prefix = f"{cve}, {prefix}" if prefix else cve
@@ -132,7 +129,7 @@ def render_news(versions: Iterable[tuple[str, list[Entry]]], *, next_label: str 
             prefix = issue_prefix(metadata)
             body = entry.body
             if prefix and entry.plain and body.find("\n") == len(body) - 1 and "  " not in body:
-                # One single-spaced paragraph (most entries): fill it in one go.
+                # One single-spaced paragraph (most entries): fill it in one regex call.
                 add("- " + "\n  ".join(fill_line(prefix + body[:-1])) + "\n")
             else:
                 add(wrap_body(prefix + body, "- ", "  ", plain=entry.plain))

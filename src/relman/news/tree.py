@@ -75,25 +75,37 @@ def list_fragments(news_dir: Path) -> list[FragmentFile]:
 
 def stray_files(news_dir: Path) -> list[Path]:
     """Files under `next/` that blurb would silently skip: unknown folders, loose or non-.rst files."""
-    next_dir = news_dir / NEXT
-    strays: list[Path] = []
-    if not next_dir.is_dir():
-        return strays
-    for entry in sorted(os.scandir(next_dir), key=lambda e: e.name):
+    next_dir = os.path.join(news_dir, NEXT)
+    strays: list[str] = []
+    try:
+        top = list(os.scandir(next_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    for entry in top:
         if entry.name.startswith("."):
             continue
-        if entry.is_dir():
-            known = section_of_folder(entry.name) is not None
-            for sub in sorted(Path(entry.path).rglob("*")):
-                rel = sub.relative_to(entry.path)
-                if any(part.startswith(".") for part in rel.parts) or not sub.is_file():
+        if not entry.is_dir():
+            if entry.name != README:
+                strays.append(entry.path)
+            continue
+        known = section_of_folder(entry.name) is not None
+        with os.scandir(entry.path) as inner:
+            for sub in inner:
+                if sub.name.startswith("."):
                     continue
-                if known and len(rel.parts) == 1 and (sub.name.endswith(".rst")):
-                    continue
-                strays.append(sub)
-        elif entry.name != README:
-            strays.append(Path(entry.path))
-    return strays
+                if sub.is_dir():
+                    strays.extend(_visible_files(sub.path))
+                elif not (known and sub.name.endswith(".rst")):
+                    strays.append(sub.path)
+    return [Path(path) for path in sorted(strays)]
+
+
+def _visible_files(folder: str) -> list[str]:
+    found = []
+    for base, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found.extend(os.path.join(base, f) for f in files if not f.startswith("."))
+    return found
 
 
 def version_names(news_dir: Path) -> list[str]:
