@@ -32,6 +32,7 @@ from .wrap import has_odd_space, is_plain, wrap_body
 
 LOWEST_GH_ISSUE = 32426
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+_READ_SIZE = 1 << 20
 _ISSUE_KEYS = {"gh-issue": "GitHub", "bpo": "bpo"}
 _FORBIDDEN_STARTS = ("- ", "Issue #", "bpo-", "gh-", "gh-issue-")
 _FORBIDDEN_START = re.compile("|".join(re.escape(s) for s in _FORBIDDEN_STARTS), re.I)
@@ -246,6 +247,8 @@ def _valid_quick(metadata: dict[str, str]) -> bool:
 
 def entry_count(text: str) -> int:
     """How many entries `text` holds (separator lines + 1)."""
+    if _SEPARATOR.search(text) is None:
+        return 1
     return sum(1 for _ in _SEPARATOR.finditer(text)) + 1
 
 
@@ -372,10 +375,10 @@ def read_text(path: Path | str) -> str:
     try:
         chunks = []
         while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
+            chunk = os.read(fd, _READ_SIZE)
             chunks.append(chunk)
+            if len(chunk) < _READ_SIZE:  # a short read of a regular file is its end
+                break
     finally:
         os.close(fd)
     text = (chunks[0] if len(chunks) == 1 else b"".join(chunks)).decode("utf-8")

@@ -36,7 +36,7 @@ def load_fragment(fragment: FragmentFile, problems: list[Problem], *, lazy: bool
             preset[key] = name.metadata[key]
     entries, found = parse_entries(text, path, preset=preset, lazy=lazy)
     problems.extend(found)
-    if entry_count(text) > 1:
+    if (found or len(entries) != 1) and entry_count(text) > 1:
         problems.append(Problem(Path(path), 1, "a fragment holds exactly one entry: remove the '..' separator "
                                          "lines and write one fragment per entry"))
         return None
