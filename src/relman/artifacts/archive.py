@@ -12,14 +12,16 @@ The tar is written once, in memory, and both compressors are fed the same bytes 
 - every mtime clamped to the tagged commit's time; uid/gid 0 with empty owner names;
 - modes normalised: 0755 for directories and executables, 0644 for files, 0777 for symlinks;
 - PAX format without atime/ctime; padded to 10240-byte records;
-- gzip: raw zlib deflate at the profile's level under a fixed header (no name, mtime 0, OS Unix);
+- gzip: raw deflate (libdeflate; zlib as a fallback) at the profile's level under a fixed header
+  (no name, mtime 0, OS Unix);
 - xz: the `xz` binary in block mode (`--block-size` derived from the tar's size and the
   profile's block count), multi-threaded. Its output depends on the block size, never on the
   number of threads, so two machines with the same xz produce the same bytes.
 
-pigz is deliberately not used: its output differs from zlib's, so a machine with pigz and one
-without would build different `.tgz` files. Python's zlib releases the GIL, so it runs in a
-thread beside xz and the pair still finishes in about half the shell pipeline's time.
+pigz is deliberately not used: an optional external tool would make the `.tgz` depend on
+whether the machine has it. libdeflate comes with relman (the `deflate` package), releases the
+GIL, and at level 9 is ~3× faster than zlib with slightly smaller output, so it runs in a
+thread beside xz and the pair finishes in about half the shell pipeline's time.
 """
 
 from __future__ import annotations
@@ -290,15 +292,34 @@ _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03"
 _CHUNK = 1 << 20
 
 
+def gzip_engine() -> str:
+    """Which deflate implementation writes the .tgz (recorded in the release manifest)."""
+    try:
+        import deflate
+        return f"libdeflate (deflate {getattr(deflate, '__version__', '?')})"
+    except ImportError:
+        return f"zlib {zlib.ZLIB_RUNTIME_VERSION}"
+
+
 def gzip_bytes(data: bytes, level: int = 9) -> bytes:
-    """gzip with no file name and mtime 0 (deterministic for a given zlib)."""
+    """gzip with no file name and mtime 0, deterministic for a given deflate engine.
+
+    libdeflate (the `deflate` package, a dependency) compresses ~3× faster than zlib at level 9
+    with slightly smaller output and releases the GIL; zlib is the fallback."""
+    trailer = struct.pack("<II", zlib.crc32(data) & 0xFFFFFFFF, len(data) & 0xFFFFFFFF)
+    try:
+        import deflate
+    except ImportError:
+        deflate = None
+    if deflate is not None:
+        return b"".join((_GZIP_HEADER, deflate.deflate_compress(data, level), trailer))
     comp = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 8)
     view = memoryview(data)
     out = [_GZIP_HEADER]
     for i in range(0, len(data), _CHUNK):
         out.append(comp.compress(view[i:i + _CHUNK]))
     out.append(comp.flush())
-    out.append(struct.pack("<II", zlib.crc32(data) & 0xFFFFFFFF, len(data) & 0xFFFFFFFF))
+    out.append(trailer)
     return b"".join(out)
 
 
@@ -453,10 +474,10 @@ def build_source_archives(repo: Path, version: Version | str, out_dir: Path, *,
     info = {
         "tool": f"relman {__version__}",
         "method": "git archive of the tag → export rules in memory → one normalised PAX tar → "
-                  "zlib (gzip) and xz (block mode) in parallel",
+                  "libdeflate (gzip) and xz (block mode) in parallel",
         "source_date_epoch": tree.commit_time,
         "tar_size": len(data),
-        "gzip": {"level": prof.gzip_level, "zlib": zlib.ZLIB_RUNTIME_VERSION},
+        "gzip": {"level": prof.gzip_level, "engine": gzip_engine()},
         "entries": len(exported.entries) + 1,
     }
     if any(fmt == "tar.xz" for fmt in outputs.values()):
