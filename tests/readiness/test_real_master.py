@@ -82,3 +82,29 @@ def test_status_cli_json_and_exit_codes(cpython_like_master, tmp_path: Path) -> 
     main = runner.invoke(cli, [*base, "--branch", "main"])
     assert main.exit_code == 1
     assert "Tier-1 build failed" in main.output and "unreleasable: main" in main.output
+
+
+def test_streak_found_with_few_requests_and_window_edge(cpython_like_master, monkeypatch) -> None:  # noqa: F811
+    """With one build per builder up front, the breaking build comes from the last success."""
+    import asyncio
+
+    from relman.ci.buildbot import BuildbotClient
+    from relman.readiness import judge_builder, verdict as verdict_mod
+
+    monkeypatch.setattr(verdict_mod, "LATEST_PAGE", 1)
+
+    async def snap(history: int):
+        async with BuildbotClient(cpython_like_master.url) as bb:
+            return await verdict_mod.fetch_snapshot(bb, tags=["3.x"], history=history)
+
+    def windows_problem(history: int):
+        snapshot = asyncio.run(snap(history))
+        record = next(r for r in snapshot.records if r.name == "AMD64 Windows11 3.x")
+        from datetime import datetime, timezone
+        [problem] = judge_builder(record, now=datetime.now(tz=timezone.utc))
+        return {e.label: e.build for e in problem.evidence}, problem.detail
+
+    evidence, _ = windows_problem(200)
+    assert evidence == {"Latest build": 3, "Breaking build": 2}
+    evidence, detail = windows_problem(2)      # the last success (#1) is outside a 2-build window
+    assert evidence == {"Latest build": 3} and "unknown" in detail

@@ -251,12 +251,12 @@ class BuildbotClient:
     async def builds(self, builder: int | str | None, *, limit: int | None = 1, offset: int = 0,
                      complete: bool | None = True, results: Iterable[int] | None = None,
                      fields: Sequence[str] | None = BUILD_FIELDS, properties: Sequence[str] = (),
-                     completed_after: float | None = None, oldest_first: bool = False) -> list[Build]:
+                     completed_since: float | None = None, oldest_first: bool = False) -> list[Build]:
         """Builds of one builder (id or name), newest completed first.
 
         `builder=None` means every builder (the master's most recent builds overall).
         `results` keeps only those result codes (filtered by the master's database);
-        `completed_after` keeps builds completed strictly after that time; `oldest_first`
+        `completed_since` keeps builds completed at or after that time (whole seconds); `oldest_first`
         reverses the order; `fields` projects the answer; `properties` adds those properties.
         """
         ref = None if builder is None else str(builder) if isinstance(builder, int) else quote(builder, safe="")
@@ -265,8 +265,8 @@ class BuildbotClient:
             params.append(("complete__eq", "true" if complete else "false"))
         for code in results or ():
             params.append(("results__in", code))
-        if completed_after is not None:
-            params.append(("complete_at__gt", int(completed_after)))
+        if completed_since is not None:
+            params.append(("complete_at__ge", int(completed_since)))
         # Completion times are whole seconds: break ties by build number, newest first.
         sign = "" if oldest_first else "-"
         tie = "number" if ref is not None else "buildid"

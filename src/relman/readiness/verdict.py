@@ -38,6 +38,7 @@ LATEST_PAGE = 3          # completed builds per builder wanted up front
 # Builds are numbered per builder; fewer than `history - EDGE_SLACK` numbers between the latest
 # build and the last success means the success is inside the window without asking.
 EDGE_SLACK = 20
+TIE_ROOM = 5   # failures fetched from the last success's second on, to step over ties
 HISTORY_FIELDS = ("buildid", "builderid", "number", "results", "complete", "started_at", "complete_at")
 
 
@@ -106,7 +107,8 @@ async def fetch_snapshot(client: BuildbotClient, *, tags: Iterable[str] | None =
     await asyncio.gather(*(fill(b.builderid) for b in active))
 
     async def streak(builderid: int) -> None:
-        have = _newest_first(known[builderid])
+        have = _newest_first(known[builderid])[:history]
+        known[builderid] = have
         interesting = [b for b in have if b.results in INTERESTING]
         if not interesting or interesting[0].results != FAILURE or any(b.results == SUCCESS for b in interesting):
             return
@@ -114,17 +116,21 @@ async def fetch_snapshot(client: BuildbotClient, *, tags: Iterable[str] | None =
         if not success:
             return                      # never succeeded: the streak's start is unknown
         last_success = success[0]
-        first_failure = client.builds(builderid, limit=1, results=[FAILURE], fields=HISTORY_FIELDS,
-                                      completed_after=last_success.complete_at, oldest_first=True)
+        # Completion times are whole seconds: ask from the success's second on, drop what is not after it.
+        first_failure = client.builds(builderid, limit=TIE_ROOM, results=[FAILURE], fields=HISTORY_FIELDS,
+                                      completed_since=last_success.complete_at, oldest_first=True)
         if have[0].number - last_success.number < history - EDGE_SLACK:
             first = await first_failure     # build numbers say it is well inside the window
         else:                               # near or past the window's edge: ask for the edge
             edge, first = await asyncio.gather(
                 client.builds(builderid, limit=1, offset=history - 1, fields=("number", "complete_at")),
                 first_failure)
-            if edge and (last_success.complete_at or 0) < (edge[0].complete_at or 0):
+            if edge and ((last_success.complete_at or 0), last_success.number) < \
+                    ((edge[0].complete_at or 0), edge[0].number):
                 return                      # outside the dashboard's 200-build window: unknown
-        known[builderid] = _newest_first({b.number: b for b in [*have, *first, last_success]}.values())
+        after = [b for b in first if ((b.complete_at or 0), b.number) > ((last_success.complete_at or 0),
+                                                                         last_success.number)]
+        known[builderid] = _newest_first({b.number: b for b in [*have, *after[:1], last_success]}.values())
 
     await asyncio.gather(*(streak(b.builderid) for b in active))
     records = [BuilderRecord(b, b.builderid in connected, tuple(_newest_first(known[b.builderid]))) for b in active]
