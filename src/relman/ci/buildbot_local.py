@@ -109,14 +109,18 @@ class LocalBuildbot:
     def start(self, *, wait_workers: bool = True) -> LocalBuildbot:
         buildbot, worker_bin = self._binaries()
         self.create()
-        self._spawn([buildbot, "start", "--nodaemon", str(self.master_dir)], self.master_dir)
-        self.wait_for(lambda: self.get("/builders") is not None, "the master's REST API")
-        for name in self.workers:
-            self._spawn([worker_bin, "start", "--nodaemon", str(self.basedir / name)], self.basedir)
-        if wait_workers and self.workers:
-            wanted = set(self.workers)
-            self.wait_for(lambda: wanted <= {w["name"] for w in self.get("/workers")["workers"]
-                                             if w["connected_to"]}, "workers to connect")
+        try:
+            self._spawn([buildbot, "start", "--nodaemon", str(self.master_dir)], self.master_dir)
+            self.wait_for(lambda: self.get("/builders") is not None, "the master's REST API")
+            for name in self.workers:
+                self._spawn([worker_bin, "start", "--nodaemon", str(self.basedir / name)], self.basedir)
+            if wait_workers and self.workers:
+                wanted = set(self.workers)
+                self.wait_for(lambda: wanted <= {w["name"] for w in self.get("/workers")["workers"]
+                                                 if w["connected_to"]}, "workers to connect")
+        except BaseException:
+            self.stop()     # never leave a half-started master and workers behind
+            raise
         return self
 
     def stop(self) -> None:
