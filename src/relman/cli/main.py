@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from .. import __version__
@@ -22,25 +24,37 @@ Exit codes: 0 done, 1 a step or check failed (the run stays resumable),
 """
 
 
-@click.group(cls=RelmanGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+# Command name → the module defining it. Modules are imported only when their command runs
+# (or for --help), so `relman news merge` does not pay for the web, HTTP or Buildbot code.
+COMMAND_MODULES = {
+    "demo": "demo_cmd",
+    "plan": "run_cmd", "run": "run_cmd", "runs": "run_cmd", "show": "run_cmd", "report": "run_cmd",
+    "version": "version_cmd",
+    "bump": "bump_cmd",
+    "news": "news_cmd",
+    "artifacts": "artifacts_cmd",
+    "verify": "verify_cmd",
+    "status": "status_cmd",
+    "waive": "waive_cmd",
+}
+
+
+class LazyRelmanGroup(RelmanGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        module_name = COMMAND_MODULES.get(name)
+        if module_name is None:
+            return None
+        module = importlib.import_module(f"{__package__}.{module_name}")
+        return next((c for c in module.COMMANDS if c.name == name), None)
+
+
+@click.group(cls=LazyRelmanGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="relman")
 def cli() -> None:
     pass
-
-
-def _register() -> None:
-    # Imported here so that `relman --help` stays fast and each command module stays small.
-    from . import bump_cmd, demo_cmd, run_cmd, version_cmd, status_cmd, waive_cmd
-    from . import news_cmd
-    from . import artifacts_cmd, verify_cmd
-
-    for module in (demo_cmd, run_cmd, version_cmd, bump_cmd, status_cmd, waive_cmd, news_cmd,
-                   artifacts_cmd, verify_cmd):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
 
 
 def main() -> None:

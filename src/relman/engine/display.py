@@ -14,6 +14,7 @@ from typing import IO
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
@@ -147,15 +148,15 @@ class LiveDisplay(Observer):
 
 def ask_gate(gate: Gate, step: Step, detail: str, console: Console) -> bool | None:
     """Ask y/yes/n/no on the terminal; None when there is no answer (end of input)."""
-    console.print(f"\n[bold yellow]⏸  gate {gate.id}[/] — {step.description}")
+    console.print(f"\n[bold yellow]⏸  gate {escape(gate.id)}[/] — {escape(step.description)}")
     for effect in step.effects:
         style = "bold red" if effect.kind == "irreversible" else ""
-        console.print(f"   effect ({effect.kind}): {effect.what}", style=style)
+        console.print(f"   effect ({effect.kind}): {escape(effect.what)}", style=style)
     if detail:
-        console.print(f"   {detail}")
+        console.print(f"   {escape(detail)}")
     while True:
         try:
-            answer = console.input(f"   {gate.question} [y/yes/n/no] ").strip().lower()
+            answer = console.input(escape(f"   {gate.question} [y/yes/n/no] ")).strip().lower()
         except EOFError:
             return None
         if answer in ("y", "yes"):
