@@ -90,12 +90,16 @@ def is_cpython_checkout(repo: Path) -> bool:
             and readme.is_file() and readme.read_text(errors="replace").startswith("This is Python version"))
 
 
-def load_settings(repo: Path, overrides: dict[str, Any] | None = None) -> Settings:
-    """Read relman.toml (or [tool.relman]) from the repository root, apply overrides, validate."""
+def load_settings(repo: Path, overrides: dict[str, Any] | None = None, *,
+                  config_file: Path | None = None) -> Settings:
+    """Read relman.toml (or [tool.relman]) from the repository root — or `config_file` when
+    given — apply overrides, validate."""
     data: dict[str, Any] = {}
     source = "defaults"
-    path = repo / CONFIG_FILE
+    path = Path(config_file) if config_file else repo / CONFIG_FILE
     pyproject = repo / "pyproject.toml"
+    if config_file and not path.is_file():
+        raise ConfigError("no such configuration file", where=str(path))
     if path.is_file():
         data, source = _read_toml(path), str(path)
     elif pyproject.is_file():

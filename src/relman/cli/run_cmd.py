@@ -16,6 +16,8 @@ from .common import emit_json, json_option
 
 repo_option = click.option("--repo", "-r", default=".", show_default=True, type=click.Path(file_okay=False),
                            help="The git checkout to release from.")
+config_option = click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+                             help="Use this TOML file instead of the repository's relman.toml.")
 state_option = click.option("--state", "state_dir", type=click.Path(file_okay=False), default=None,
                             help="Folder holding the journal (default: $RELMAN_STATE_DIR or ~/.local/state/relman).")
 
@@ -34,9 +36,10 @@ def _open_journal(state_dir: str | None) -> Journal:
 @click.command("plan")
 @click.argument("version")
 @repo_option
+@config_option
 @state_option
 @json_option
-def plan_command(version: str, repo: str, state_dir: str | None, as_json: bool) -> None:
+def plan_command(version: str, repo: str, config_file: str | None, state_dir: str | None, as_json: bool) -> None:
     """Show the release DAG for VERSION without doing anything.
 
     Every step with its dependencies, whether it applies to this version, its effects
@@ -46,7 +49,7 @@ def plan_command(version: str, repo: str, state_dir: str | None, as_json: bool) 
     Example:
       relman plan 3.14.0rc1 --repo ~/cpython
     """
-    session = ReleaseSession.open(version, repo, state_dir=_state(state_dir))
+    session = ReleaseSession.open(version, repo, state_dir=_state(state_dir), config_file=config_file)
     plan = session.plan()
     rows = plan.describe()
     if as_json:
@@ -74,6 +77,7 @@ def plan_command(version: str, repo: str, state_dir: str | None, as_json: bool) 
 @click.command("run")
 @click.argument("version")
 @repo_option
+@config_option
 @state_option
 @click.option("--yes", "-y", "approve_all", is_flag=True, help="Approve every gate (recorded as approved by flag).")
 @click.option("--approve", "approve", default="", metavar="GATE,…", help="Approve these gates (comma-separated).")
@@ -82,7 +86,7 @@ def plan_command(version: str, repo: str, state_dir: str | None, as_json: bool) 
 @click.option("--no-input", is_flag=True, help="Never prompt; an unapproved gate pauses the run (exit 3).")
 @click.option("--jobs", "-j", default=8, show_default=True, help="Steps run in parallel at most.")
 @json_option
-def run_command(version: str, repo: str, state_dir: str | None, approve_all: bool, approve: str, fresh: bool,
+def run_command(version: str, repo: str, config_file: str | None, state_dir: str | None, approve_all: bool, approve: str, fresh: bool,
                 accept_changes: bool, no_input: bool, jobs: int, as_json: bool) -> None:
     """Run the release of VERSION, or resume it where it stopped.
 
@@ -95,7 +99,7 @@ def run_command(version: str, repo: str, state_dir: str | None, approve_all: boo
       relman run 3.14.0rc1 --repo ~/cpython
       relman run 3.14.0rc1 --repo ~/cpython --approve push-fork,push-upstream --no-input
     """
-    session = ReleaseSession.open(version, repo, state_dir=_state(state_dir))
+    session = ReleaseSession.open(version, repo, state_dir=_state(state_dir), config_file=config_file)
     interactive = sys.stdin.isatty() and not no_input and not as_json
     policy = ApprovalPolicy(approve_all=approve_all, approve=frozenset(g.strip() for g in approve.split(",") if g.strip()),
                             policy=frozenset(session.settings.gates.policy),

@@ -56,12 +56,17 @@ _PEPS = {(3, 12): 693, (3, 13): 719, (3, 14): 745, (3, 15): 790, (3, 16): 826}
 def release_cycle_for(version: Version) -> dict[str, dict]:
     """Schedule data (release-cycle.json shape) for the sample: its series and its neighbours."""
     x, y = version.major, version.minor
+    if version.branch == "main":   # alphas and beta 1: the series is still developed on main
+        series = ((y, "feature"), (y - 1, "bugfix"), (y - 2, "security"))
+    else:
+        series = ((y + 1, "feature"), (y, "prerelease" if version.is_prerelease else "bugfix"),
+                  (y - 1, "bugfix"), (y - 2, "security"))
     rows = {}
-    for minor, status in ((y + 1, "feature"), (y, "prerelease" if version.is_prerelease else "bugfix"),
-                          (y - 1, "bugfix"), (y - 2, "security")):
+    for minor, status in series:
         if minor < 0:
             continue
-        rows[f"{x}.{minor}"] = {"branch": "main" if status == "feature" else f"{x}.{minor}", "pep": _PEPS.get((x, minor), 700 + minor),
+        rows[f"{x}.{minor}"] = {"branch": "main" if status == "feature" else f"{x}.{minor}",
+                                "pep": _PEPS.get((x, minor), 700 + minor),
                                 "status": status, "first_release": f"{2011 + minor}-10-01",
                                 "end_of_life": f"{2016 + minor}-10", "release_manager": "Sample Release Manager"}
     return rows

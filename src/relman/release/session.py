@@ -37,14 +37,14 @@ class ReleaseSession:
 
     @classmethod
     def open(cls, version: str, repo: str | Path, *, state_dir: Path | None = None, work_dir: Path | None = None,
-             overrides: dict[str, Any] | None = None) -> ReleaseSession:
+             overrides: dict[str, Any] | None = None, config_file: Path | None = None) -> ReleaseSession:
         v = Version.parse(version)
         repo_path = Path(repo).expanduser().resolve()
         if not repo_path.is_dir():
             raise UsageError(f"no such repository folder: {repo_path}", hint="pass --repo PATH to a git checkout")
         if not Git(repo_path).is_repo():
             raise UsageError(f"{repo_path} is not a git repository", hint="pass --repo PATH to a git checkout")
-        settings = load_settings(repo_path, overrides)
+        settings = load_settings(repo_path, overrides, config_file=config_file)
         state = Path(state_dir) if state_dir else default_state_dir()
         work = Path(work_dir) if work_dir else state / "work" / f"{repo_path.name}-{v.text}"
         return cls(v, repo_path, settings, state, work)
