@@ -31,6 +31,7 @@ class GitSettings(_Section):
     sign_tags: Literal["none", "gpg", "ssh"] = "none"
     signing_key: str | None = None
     temp_branch: str = "branch-{tag}"
+    release_branch: str | None = None   # default: CPython's rule (main for alphas and b1, else X.Y)
     max_repo_age_hours: float = 24.0
 
 
@@ -78,6 +79,8 @@ class Settings(_Section):
     build: BuildSettings = Field(default_factory=BuildSettings)
     secrets: list[str] = Field(default_factory=list)   # environment variable names holding secrets
     artifacts_dir: str | None = None
+    package: str | None = None          # generic profile: the import package holding __version__
+    version_files: list[dict[str, str]] = Field(default_factory=list)  # generic profile: [{path, key|pattern}]
     tools: list[str] = Field(default_factory=lambda: ["git"])
 
     def dump(self) -> dict[str, Any]:

@@ -302,5 +302,15 @@ def check_transition(version: Version, existing_tags: Iterable[str]) -> None:
         hint=f"the {series[0]}.{series[1]} series starts with {_names(allowed)}")
 
 
+def check_increasing(version: Version, existing_tags: Iterable[str]) -> None:
+    """The rule for plain packages: a new release is newer than every release so far."""
+    existing = versions_from_tags(existing_tags)
+    if version in existing:
+        raise VersionError(f"{version} was already released: tag {version.git_tag} exists")
+    if existing and version < existing[-1]:
+        raise VersionError(f"{version} is older than the latest release {existing[-1]}",
+                           hint="versions only go forward")
+
+
 def _names(versions: Iterable[Version]) -> str:
     return ", ".join(v.text for v in versions) or "(none)"

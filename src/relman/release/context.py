@@ -40,15 +40,43 @@ class Release:
         return getattr(self.settings.remotes, which)
 
     @property
+    def cpython_like(self) -> bool:
+        """CPython's conventions: patchlevel.h, README, X.Y branches from beta 1."""
+        return self.settings.profile in ("cpython", "demo")
+
+    @property
+    def branches_at_feature_freeze(self) -> bool:
+        return self.cpython_like and self.version.is_feature_freeze
+
+    @property
+    def release_branch(self) -> str:
+        """Where this version is released from (CPython's rule unless configured)."""
+        return self.settings.git.release_branch or self.version.branch
+
+    @property
     def post_release_branch(self) -> str:
         """Where the "Post V" commit goes: the new X.Y branch at beta 1, else the release branch."""
-        return self.version.basic_version if self.version.is_feature_freeze else self.version.branch
+        return self.version.basic_version if self.branches_at_feature_freeze else self.release_branch
 
     @property
     def upstream_branches(self) -> list[str]:
-        if self.version.is_feature_freeze:
+        if self.branches_at_feature_freeze:
             return [self.version.basic_version, "main"]
-        return [self.version.branch]
+        return [self.release_branch]
+
+    def plan_bump(self, version: Version, *, done: bool = False, release_cycle=None):
+        """The version edits for this profile, planned (an EditSet), not written."""
+        from ..source.bump import plan_release_bump
+        from ..source.edits import EditSet
+        from ..source.generic import default_version_files, plan_generic
+
+        if self.cpython_like:
+            return plan_release_bump(self.repo, version, done=done, release_cycle=release_cycle, docs=True)
+        edits = EditSet(self.repo)
+        rules = self.settings.version_files or default_version_files(self.settings.package)
+        # CPython's "+" suffix (before 3.15) is not PEP 440; plain packages always get "+dev".
+        plan_generic(edits, str(version.pep440) + ("+dev" if done else ""), rules)
+        return edits
 
 
 def release_of(ctx: StepContext) -> Release:

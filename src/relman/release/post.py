@@ -8,7 +8,6 @@ These steps share one working tree, so they form a chain; each probes whether it
 from __future__ import annotations
 
 from ..engine.step import IRREVERSIBLE, LOCAL, Effect, Gate, Retry, Step, StepContext
-from ..source.bump import plan_release_bump
 from .context import release_of
 from .gitops import checkout, local_ref_ids, push_refspecs, remote_has, subjects_since
 
@@ -18,7 +17,7 @@ PUSH_UPSTREAM = Gate("push-upstream", "Push the release to upstream? This cannot
 
 def merge_target(ctx: StepContext) -> str:
     release = release_of(ctx)
-    return "main" if release.version.is_feature_freeze else release.version.branch
+    return "main" if release.branches_at_feature_freeze else release.release_branch
 
 
 def merge_back_probe(ctx: StepContext) -> dict | None:
@@ -66,7 +65,7 @@ def dev_bump(ctx: StepContext) -> dict:
     release = release_of(ctx)
     git, branch = release.git, release.post_release_branch
     checkout(git, branch)
-    changed = plan_release_bump(release.repo, release.version, done=True).apply()
+    changed = release.plan_bump(release.version, done=True).apply()
     git.add()
     git.commit(f"Post {release.version}")
     return {"branch": branch, "head": git.head(), "files": sorted(str(p.relative_to(release.repo)) for p in changed)}
@@ -81,7 +80,7 @@ def bump_main(ctx: StepContext) -> dict:
     release = release_of(ctx)
     git, nxt = release.git, release.version.next_minor
     checkout(git, "main")
-    edits = plan_release_bump(release.repo, nxt, release_cycle=ctx.resources.get("release_cycle"))
+    edits = release.plan_bump(nxt, release_cycle=ctx.resources.get("release_cycle"))
     changed = edits.apply()
     for note in getattr(edits, "notes", []):
         ctx.log(str(note))
@@ -135,9 +134,10 @@ def remove_temp_branch(ctx: StepContext) -> dict:
 
 
 def is_b1(params) -> bool:
+    """Beta 1 of a CPython-like project: the X.Y branch is created and main moves on."""
     from ..version import Version
 
-    return Version.parse(params["version"]).is_feature_freeze
+    return params.get("profile") != "generic" and Version.parse(params["version"]).is_feature_freeze
 
 
 def post_steps(after: tuple[str, ...]) -> list[Step]:

@@ -12,7 +12,7 @@ import time
 from ..engine.step import REMOTE, Effect, Gate, Retry, Step, StepContext
 from ..errors import CheckFailed, TransientError
 from ..source.magic import check_magic_number
-from ..version import check_transition
+from ..version import check_increasing, check_transition
 from .context import release_of
 
 READINESS_CONCERN = Gate("readiness-concern", "The branch's readiness verdict is Concern. Release anyway?")
@@ -36,7 +36,7 @@ def check_tools(ctx: StepContext) -> dict:
 def check_branch(ctx: StepContext) -> dict:
     release = release_of(ctx)
     current = release.git.current_branch()
-    expected = release.version.branch
+    expected = release.release_branch
     if current != expected:
         raise CheckFailed(f"{release.version} is released from branch {expected}, but the checkout is on "
                           f"{current or 'a detached HEAD'}", where=str(release.repo),
@@ -68,7 +68,10 @@ def check_repo_age(ctx: StepContext) -> dict:
 def check_transition_valid(ctx: StepContext) -> dict:
     release = release_of(ctx)
     tags = release.git.tags()
-    check_transition(release.version, tags)
+    if release.cpython_like:
+        check_transition(release.version, tags)
+    else:
+        check_increasing(release.version, tags)
     return {"existing_release_tags": len(tags)}
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from ..engine.step import LOCAL, REMOTE, Effect, Gate, Retry, Step, StepContext
 from ..errors import CheckFailed
-from ..source.bump import plan_release_bump
 from .context import release_of
 from .gitops import checkout, discard_partial_work, local_ref_ids, push_refspecs, remote_has
 
@@ -48,9 +47,7 @@ def make_release_commit(ctx: StepContext) -> dict:
 
         released_news = release_news(release.news_dir, version.text)
         ctx.log(f"news released into {released_news.relative_to(release.repo)}")
-    edits = plan_release_bump(release.repo, version, docs=True,
-                              release_cycle=ctx.resources.get("release_cycle"))
-    changed = edits.apply()
+    changed = release.plan_bump(version, release_cycle=ctx.resources.get("release_cycle")).apply()
     ctx.log(f"version bumped in {len(changed)} file(s)")
     git.add()
     commit = git.commit(f"Python {version}")
