@@ -184,10 +184,13 @@ class BuildbotExecutor:
             requests = await bb.force_build(builder, self.properties_for(job), scheduler=self.scheduler,
                                             reason=f"relman job {job.id}", username=self.username)
         except RelmanError as error:
-            log_path.write_text(f"$ {' '.join(job.argv)}\ncould not force a build: {error}\n")
-            return JobResult(job.id, False, None, log_path, [], time.monotonic() - t0,
-                             error=f"could not force a build on {builder!r}: {error.message}"
-                                   + (f"\n  hint: {error.hint}" if error.hint else ""),
+            message, hint = error.message, error.hint
+            if "HTTP 404" in message:
+                message = f"no builder named {builder!r} on {bb.root}"
+                hint = await _known_builders_hint(bb)
+            text = f"could not force a build on {builder!r}: {message}" + (f"\n  hint: {hint}" if hint else "")
+            log_path.write_text(f"$ {' '.join(job.argv)}\n{text}\n")
+            return JobResult(job.id, False, None, log_path, [], time.monotonic() - t0, error=text,
                              where=f"buildbot: {builder} ({bb.root})")
         if len(requests) != 1:
             return JobResult(job.id, False, None, log_path, [], time.monotonic() - t0,
@@ -368,6 +371,15 @@ async def _log_text(bb: BuildbotClient, log: Mapping[str, Any]) -> tuple[str, st
         if stream != "h":
             output.append(rest)
     return "".join(full), "".join(output)
+
+
+async def _known_builders_hint(bb: BuildbotClient) -> str | None:
+    try:
+        names = sorted(b.name for b in await bb.builders())
+    except RelmanError:
+        return None
+    return ("builders on this master: " + ", ".join(names[:20]) + (" …" if len(names) > 20 else "")) if names \
+        else "this master has no builders"
 
 
 async def _cancel_request(bb: BuildbotClient, request: int) -> None:
