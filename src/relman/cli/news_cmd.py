@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-import shlex
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,8 +13,13 @@ from ..errors import UsageError
 from ..news import api, sections
 from ..news.fragments import parse_entries
 from ..news.tree import find_news_dir, require_news_dir, version_names
-from ..vcs import Git
 from .common import RelmanGroup, emit_json, json_option
+
+if TYPE_CHECKING:
+    from ..vcs import Git
+
+# Kept lean on purpose: `relman news merge` imports this module and relman.news only, so
+# what only `add` and `release` need (git, editors, subprocesses) is imported where it is used.
 
 GROUP_HELP = """News entries, the blurb way: one small file per change, merged at release time.
 
@@ -57,6 +59,10 @@ def _show(path: Path | str) -> str:
 
 def _git_for(news_dir: Path) -> Git | None:
     """The work tree holding the news folder, or None when it is not in one."""
+    import shutil
+
+    from ..vcs import Git
+
     if not shutil.which("git"):
         return None
     proc = Git(news_dir).run("rev-parse", "--show-toplevel", check=False)
@@ -97,6 +103,9 @@ def _template(issue: str | None, section: str | None, cve: str | None) -> str:
 
 
 def _editor() -> list[str]:
+    import shlex
+    import shutil
+
     for var in ("GIT_EDITOR", "VISUAL", "EDITOR"):
         value = os.environ.get(var)
         if value:
@@ -113,6 +122,9 @@ def _editor() -> list[str]:
 
 
 def _from_editor(issue: str | None, section: str | None, cve: str | None) -> tuple[str, str, str, str | None]:
+    import subprocess
+    import tempfile
+
     handle, temp = tempfile.mkstemp(suffix=".rst", prefix="relman-news-")
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         out.write(_template(issue, section, cve))

@@ -19,20 +19,23 @@ every problem, each with the file and the line it is on.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 from .sections import SECTION_INDEX, SECTIONS, SECURITY
 from .wrap import has_odd_space, is_plain, wrap_body
 
 LOWEST_GH_ISSUE = 32426
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
-_READ_SIZE = 1 << 20
+# The first read: enough for any fragment. (os.read allocates the whole size up front, and
+# a buffer this small comes from the heap rather than a fresh mmap: 1 MiB cost 20 µs a file.)
+_READ_SIZE = 1 << 16
 _ISSUE_KEYS = {"gh-issue": "GitHub", "bpo": "bpo"}
 _FORBIDDEN_STARTS = ("- ", "Issue #", "bpo-", "gh-", "gh-issue-")
 _FORBIDDEN_START = re.compile("|".join(re.escape(s) for s in _FORBIDDEN_STARTS), re.I)
@@ -91,6 +94,9 @@ def normalize_cve(value: str) -> str | None:
 
 def nonce_for(body: str) -> str:
     """blurb's nonce: the first 6 characters of the URL-safe base64 of the text's MD5."""
+    import base64
+    import hashlib
+
     return base64.urlsafe_b64encode(hashlib.md5(body.encode("utf-8")).digest())[:6].decode("ascii")
 
 
@@ -369,19 +375,26 @@ def format_entries(entries: list[Entry]) -> str:
     return "".join(parts)
 
 
-def read_text(path: Path | str) -> str:
-    """Read a news file the way blurb does: UTF-8, universal newlines."""
-    fd = os.open(path, _READ_FLAGS)
+def read_text(path: Path | str, *, dir_fd: int | None = None) -> str:
+    """Read a news file the way blurb does: UTF-8, universal newlines.
+
+    `dir_fd` (an open folder) makes `path` a name relative to it, which spares the kernel a
+    walk down the whole path for each of thousands of fragments in the same folder.
+    """
+    fd = os.open(path, _READ_FLAGS, dir_fd=dir_fd)
     try:
-        chunks = []
-        while True:
-            chunk = os.read(fd, _READ_SIZE)
-            chunks.append(chunk)
-            if len(chunk) < _READ_SIZE:  # a short read of a regular file is its end
-                break
+        data = os.read(fd, _READ_SIZE)
+        if len(data) == _READ_SIZE:  # a big file (a version file): read the rest in large steps
+            chunks = [data]
+            while True:
+                chunk = os.read(fd, 1 << 22)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            data = b"".join(chunks)
     finally:
         os.close(fd)
-    text = (chunks[0] if len(chunks) == 1 else b"".join(chunks)).decode("utf-8")
+    text = data.decode("utf-8")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text

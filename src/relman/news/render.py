@@ -98,43 +98,56 @@ def issue_prefix(metadata: dict[str, str]) -> str:
     return f"{prefix}: " if prefix else ""
 
 
+def entry_text(metadata: dict[str, str], body: str, plain: bool) -> str:
+    """One entry as merged into Misc/NEWS: `- ` + issue prefix + text, filled, ending in a newline."""
+    prefix = issue_prefix(metadata)
+    if prefix and plain and body.find("\n") == len(body) - 1 and "  " not in body:
+        # One single-spaced paragraph (most entries): fill it in one regex call.
+        return "- " + "\n  ".join(fill_line(prefix + body[:-1])) + "\n"
+    return wrap_body(prefix + body, "- ", "  ", plain=plain)
+
+
+def version_heading(name: str, release_date: str, next_label: str | None = None) -> list[str]:
+    """The lines that open a version in Misc/NEWS (a blank line first)."""
+    if name == NEXT:
+        label = printable_version(next_label) if next_label else NEXT
+    else:
+        label = printable_version(name)
+    header = f"What's New in Python {label}?"
+    return ["", header, "=" * len(header), "", f"*Release date: {release_date}*", ""]
+
+
+def version_block(name: str, entries: list[Entry], next_label: str | None = None) -> str:
+    """One version's part of Misc/NEWS ("" for a version without entries); see `join_blocks`."""
+    if not entries:
+        return ""
+    release_date = UNRELEASED_DATE if name == NEXT else entries[0].metadata["release date"]
+    out = version_heading(name, release_date, next_label)
+    if "no changes" in entries[0].metadata:
+        out += [entries[0].body, ""]
+        return "\n".join(out)
+    last_section = None
+    for entry in entries:
+        metadata = entry.metadata
+        section = metadata["section"]
+        if section != last_section:
+            last_section = section
+            out += [section, "-" * len(section), ""]
+        out.append(entry_text(metadata, entry.body, entry.plain))
+    return "\n".join(out)
+
+
+def join_blocks(blocks: Iterable[str]) -> str:
+    """Misc/NEWS from the version blocks, newest first: title, blocks, footer (no final newline)."""
+    return "".join([TITLE, *("\n" + block for block in blocks if block), "\n\n", FOOTER])
+
+
 def render_news(versions: Iterable[tuple[str, list[Entry]]], *, next_label: str | None = None) -> str:
     """The merged `Misc/NEWS` text, byte for byte what blurb 2.3.0 writes (no final newline).
 
     `next_label` replaces `next` in the heading of unreleased news (e.g. `3.15.0a2`).
     """
-    out = [TITLE]
-    add = out.append
-    for name, entries in versions:
-        if not entries:
-            continue
-        if name == NEXT:
-            label = printable_version(next_label) if next_label else NEXT
-            release_date = UNRELEASED_DATE
-        else:
-            label = printable_version(name)
-            release_date = entries[0].metadata["release date"]
-        header = f"What's New in Python {label}?"
-        out += ["", header, "=" * len(header), "", f"*Release date: {release_date}*", ""]
-        if "no changes" in entries[0].metadata:
-            out += [entries[0].body, ""]
-            continue
-        last_section = None
-        for entry in entries:
-            metadata = entry.metadata
-            section = metadata["section"]
-            if section != last_section:
-                last_section = section
-                out += [section, "-" * len(section), ""]
-            prefix = issue_prefix(metadata)
-            body = entry.body
-            if prefix and entry.plain and body.find("\n") == len(body) - 1 and "  " not in body:
-                # One single-spaced paragraph (most entries): fill it in one regex call.
-                add("- " + "\n  ".join(fill_line(prefix + body[:-1])) + "\n")
-            else:
-                add(wrap_body(prefix + body, "- ", "  ", plain=entry.plain))
-    out += ["", FOOTER]
-    return "\n".join(out)
+    return join_blocks(version_block(name, entries, next_label) for name, entries in versions)
 
 
 def render_release(entries: list[Entry]) -> str:

@@ -21,7 +21,10 @@ spaces, control characters) goes through `textwrap` itself, so the output stays 
 from __future__ import annotations
 
 import re
-import textwrap
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import textwrap
 
 WIDTH = 76
 
@@ -58,12 +61,14 @@ def has_odd_space(text: str) -> bool:
     return False
 
 
-_wrappers: dict[tuple[str, str], textwrap.TextWrapper] = {}
+_wrappers: dict[tuple[str, str], "textwrap.TextWrapper"] = {}
 
 
 def _slow_fill(text: str, first: str, rest: str) -> list[str]:
     wrapper = _wrappers.get((first, rest))
     if wrapper is None:
+        import textwrap  # only text with tabs or unusual spaces gets here
+
         wrapper = _wrappers[(first, rest)] = textwrap.TextWrapper(
             width=WIDTH, break_long_words=False, break_on_hyphens=False,
             initial_indent=first, subsequent_indent=rest)

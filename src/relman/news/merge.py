@@ -1,0 +1,364 @@
+"""`merge` without detours: each version's part of Misc/NEWS straight from its file(s).
+
+`render.load_tree` + `render.render_news` is the reference way to merge: parse every file into
+`Entry` objects, then render them. This module gives the same bytes with less work per entry,
+because nearly every file in a real tree is tidy (written by blurb or relman):
+
+* a version file is split on its separators and each entry is checked and rendered in the same
+  step, with no `Entry` in between;
+* a fragment is read relative to an open folder (`dir_fd`) with one small `os.read`, and its
+  issue comes from the file name, so a one-paragraph fragment costs a handful of string checks
+  and one fill;
+* on a tree of thousands of entries the versions are shared between this process and one
+  forked worker (`jobs`), each rendering whole versions, put back together in version order.
+
+At the first thing out of the ordinary (a metadata oddity, tabs, a `no changes` release, an
+unreadable file, …) the version or fragment at hand goes through the reference path instead, so
+the output, and every problem reported, is exactly what `load_tree` + `render_news` give. Tests
+check that, and check both against blurb itself.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from .fragments import (_FORBIDDEN_START, _LIST_START, _TIDY_META, LOWEST_GH_ISSUE, Problem, _valid_quick,
+                        read_text)
+from .render import (UNRELEASED_DATE, entry_text, fill_line, issue_prefix, load_fragment, load_next,
+                     load_version, version_block, version_heading)
+from .sections import SECTIONS, folders
+from .tree import NEXT, README, FragmentFile, version_names
+from .wrap import is_plain, wrap_body
+
+# A tree smaller than this (in entries, estimated) is merged in one process: forking and
+# shipping the text back would cost more than it saves.
+PARALLEL_MIN_ENTRIES = 3000
+# Cost model for sharing out the work: one fragment (open + read + close + parse) costs
+# about as much as this many bytes of a version file.
+_FRAGMENT_COST_BYTES = 900
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+_SMALL = 1 << 16
+_DIR_FD = os.open in os.supports_dir_fd
+
+
+# ---- one version file --------------------------------------------------------------------
+
+def _version_fast(name: str, text: str) -> list[str] | None:
+    """The Misc/NEWS lines for a tidy version file; None when anything is unusual."""
+    if not is_plain(text) or text.startswith("..\n") or text.endswith("\n..") or text == "..":
+        return None
+    out: list[str] | None = None
+    add = None
+    last_section = None
+    for chunk in text.split("\n..\n"):
+        chunk = chunk.lstrip("\n")
+        if not chunk.startswith(".."):
+            return None
+        head, blank, body = chunk.partition("\n\n")
+        if not blank:
+            return None
+        pairs = _TIDY_META.findall(head)
+        metadata = dict(pairs)
+        if len(metadata) != head.count("\n") + 1 or len(pairs) != len(metadata):
+            return None
+        if "no changes" in metadata:
+            return None
+        body = body.lstrip("\n")
+        if body.startswith(("..", "#")):
+            return None
+        body = body.rstrip()
+        words = None
+        if "\n\n" in body or body.startswith(_LIST_START):
+            body = wrap_body(body, plain=True, lazy=True)
+        else:
+            words = body.strip().replace("\n", " ")
+            if "  " in words or words.startswith(_LIST_START):
+                body = wrap_body(body, plain=True, lazy=True)
+                words = None
+            else:
+                body = words
+        if _FORBIDDEN_START.match(body) or not _valid_quick(metadata):
+            return None
+        if out is None:
+            release_date = metadata.get("release date")
+            if release_date is None:
+                return None
+            out = version_heading(name, release_date)
+            add = out.append
+        section = metadata["section"]
+        if section != last_section:
+            last_section = section
+            out += [section, "-" * len(section), ""]
+        prefix = issue_prefix(metadata)
+        if words is not None and prefix:
+            add("- " + "\n  ".join(fill_line(prefix + words)) + "\n")
+        else:
+            add(entry_text(metadata, body if words is None else words + "\n", True))
+    return out
+
+
+def _version_block(news_dir: str, name: str, problems: list[Problem]) -> str:
+    path = os.path.join(news_dir, f"{name}.rst")
+    try:
+        lines = _version_fast(name, read_text(path))
+    except UnicodeDecodeError:
+        lines = None
+    if lines is None:
+        return version_block(name, load_version(Path(path), problems, lazy=True))
+    return "\n".join(lines)
+
+
+# ---- next/ ---------------------------------------------------------------------------------
+
+def next_fragments(news_dir: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Per section in order, its fragments as (file name, folder), newest file name first."""
+    next_dir = os.path.join(news_dir, NEXT)
+    found = []
+    for section in SECTIONS:
+        names: list[tuple[str, str]] = []
+        for folder in folders(section):
+            base = os.path.join(next_dir, folder)
+            try:
+                with os.scandir(base) as it:
+                    names += [(e.name, base) for e in it if e.name.endswith(".rst") and e.name != README
+                              and not e.name.startswith(".") and e.is_file()]
+            except (FileNotFoundError, NotADirectoryError):
+                pass
+        if names:
+            names.sort(reverse=True)
+            found.append((section, names))
+    return found
+
+
+def _fragment_fast(name: str, text: str) -> str | None:
+    """The Misc/NEWS text of a tidy one-entry fragment (issue in the name, no metadata block)."""
+    fields = name.split(".")
+    if len(fields) != 4 or not fields[1].startswith("gh-issue-") or not name.isascii() \
+            or len(name.split()) != 1:
+        return None
+    issue = fields[1][9:]
+    try:
+        if int(issue) < LOWEST_GH_ISSUE:
+            return None
+    except ValueError:
+        return None
+    if "\n.." in text or not is_plain(text):
+        return None
+    body = text.lstrip("\n")
+    if not body or body.startswith(("..", "#")):
+        return None
+    body = body.rstrip()
+    if "\n\n" not in body and not body.startswith(_LIST_START):
+        words = body.strip().replace("\n", " ")
+        if "  " not in words and not words.startswith(_LIST_START):
+            if _FORBIDDEN_START.match(words):
+                return None
+            return "- " + "\n  ".join(fill_line(f"gh-{issue}: {words}")) + "\n"
+    body = wrap_body(body, plain=True, lazy=True)
+    if _FORBIDDEN_START.match(body):
+        return None
+    return entry_text({"gh-issue": issue}, body, True)
+
+
+class _Unusual(Exception):
+    pass
+
+
+def _next_block(news_dir: str, next_label: str | None, problems: list[Problem]) -> str:
+    found: list[Problem] = []
+    try:
+        block = _next_block_fast(news_dir, next_label, found)
+    except _Unusual:
+        found = []
+        block = version_block(NEXT, load_next(Path(news_dir), found, lazy=True)[0], next_label)
+    problems += found
+    return block
+
+
+def _next_block_fast(news_dir: str, next_label: str | None, problems: list[Problem]) -> str:
+    out = version_heading(NEXT, UNRELEASED_DATE, next_label)
+    add = out.append
+    entries = 0
+    folder_fds: dict[str, int | None] = {}
+    try:
+        for section, names in next_fragments(news_dir):
+            heading = [section, "-" * len(section), ""]
+            for name, base in names:
+                if base not in folder_fds:
+                    folder_fds[base] = os.open(base, _DIR_FLAGS) if _DIR_FD else None
+                folder_fd = folder_fds[base]
+                piece = None
+                try:
+                    fd = os.open(name if folder_fd is not None else os.path.join(base, name), _READ_FLAGS,
+                                 dir_fd=folder_fd)
+                    try:
+                        data = os.read(fd, _SMALL)
+                    finally:
+                        os.close(fd)
+                    if len(data) < _SMALL:
+                        text = data.decode("utf-8")
+                        if "\r" in text:
+                            text = text.replace("\r\n", "\n").replace("\r", "\n")
+                        piece = _fragment_fast(name, text)
+                except (UnicodeDecodeError, OSError):
+                    pass
+                if piece is None:  # the reference path, which also names any problem
+                    entry = load_fragment(FragmentFile(os.path.join(base, name), section), problems,
+                                          lazy=True)
+                    if entry is None:
+                        continue
+                    if not entries and "no changes" in entry.metadata:
+                        raise _Unusual  # a "no changes" fragment first: the reference path
+                    piece = entry_text(entry.metadata, entry.body, entry.plain)
+                if heading:
+                    out += heading
+                    heading = None
+                add(piece)
+                entries += 1
+    finally:
+        for fd in folder_fds.values():
+            if fd is not None:
+                os.close(fd)
+    return "\n".join(out) if entries else ""
+
+
+# ---- the whole tree ------------------------------------------------------------------------
+
+def _blocks(news_dir: str, names: Sequence[str], next_label: str | None) -> tuple[list[str], list[Problem]]:
+    problems: list[Problem] = []
+    blocks = [_next_block(news_dir, next_label, problems) if name == NEXT
+              else _version_block(news_dir, name, problems) for name in names]
+    return blocks, problems
+
+
+def _costs(news_dir: str, names: Sequence[str]) -> list[int]:
+    """A rough cost per version (bytes of its file; fragments counted as bytes too)."""
+    costs = []
+    for name in names:
+        if name == NEXT:
+            count = 0
+            next_dir = os.path.join(news_dir, NEXT)
+            try:
+                with os.scandir(next_dir) as it:
+                    for entry in it:
+                        if entry.is_dir():
+                            count += max(0, len(os.listdir(entry.path)) - 1)
+            except OSError:
+                pass
+            costs.append(count * _FRAGMENT_COST_BYTES)
+        else:
+            try:
+                costs.append(os.stat(os.path.join(news_dir, f"{name}.rst")).st_size)
+            except OSError:
+                costs.append(0)
+    return costs
+
+
+def default_jobs() -> int:
+    """How many processes merge may use: `RELMAN_NEWS_JOBS`, else the CPUs this process may run on (≤ 2)."""
+    wanted = os.environ.get("RELMAN_NEWS_JOBS", "").strip()
+    if wanted.isdigit() and int(wanted) > 0:
+        return int(wanted)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return min(cpus, 2)
+
+
+def _can_fork() -> bool:
+    # Forking a process that runs other threads can deadlock the child (a lock held by a thread
+    # that does not exist there); such callers get the serial merge.
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+def _split(costs: list[int]) -> tuple[list[int], list[int]]:
+    """Share the versions out between two processes, largest first to the less loaded one."""
+    mine: list[int] = []
+    theirs: list[int] = []
+    load = [0, 0]
+    for index in sorted(range(len(costs)), key=lambda i: -costs[i]):
+        if load[0] <= load[1]:
+            mine.append(index)
+            load[0] += costs[index]
+        else:
+            theirs.append(index)
+            load[1] += costs[index]
+    return sorted(mine), sorted(theirs)
+
+
+def _send(fd: int, blocks: list[str]) -> None:
+    """Blocks down a pipe: their UTF-8 sizes on one line, then the bytes."""
+    data = [block.encode("utf-8") for block in blocks]
+    view = memoryview(b"".join([" ".join(str(len(d)) for d in data).encode("ascii"), b"\n", *data]))
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _receive(payload: bytes, count: int) -> list[str] | None:
+    head, newline, rest = payload.partition(b"\n")
+    sizes = [int(size) for size in head.split()]
+    if not newline or len(sizes) != count or sum(sizes) != len(rest):
+        return None
+    blocks, start = [], 0
+    for size in sizes:
+        blocks.append(rest[start:start + size].decode("utf-8"))
+        start += size
+    return blocks
+
+
+def merge_blocks(news_dir: Path | str, *, next_label: str | None = None,
+                 jobs: int | None = None) -> tuple[list[str], list[Problem]]:
+    """Every version's block of Misc/NEWS, newest first (see `render.join_blocks`), and the problems.
+
+    `jobs` caps the processes used (default `default_jobs()`); with 2 or more and a large tree
+    half of the versions are rendered in a forked worker. The result does not depend on it.
+    """
+    news_dir = os.fspath(news_dir)
+    names = version_names(Path(news_dir))
+    jobs = default_jobs() if jobs is None else jobs
+    if jobs < 2 or len(names) < 2 or not _can_fork():
+        return _blocks(news_dir, names, next_label)
+    costs = _costs(news_dir, names)
+    if sum(costs) < PARALLEL_MIN_ENTRIES * _FRAGMENT_COST_BYTES:
+        return _blocks(news_dir, names, next_label)
+    mine, theirs = _split(costs)
+    if not theirs:
+        return _blocks(news_dir, names, next_label)
+    their_names = [names[i] for i in theirs]
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker: render its versions, send them back, leave without clean-up
+        status = 1
+        try:
+            os.close(read_end)
+            blocks, problems = _blocks(news_dir, their_names, next_label)
+            if not problems:  # (with problems the parent redoes this share to name them: no hurry then)
+                _send(write_end, blocks)
+                status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    try:
+        blocks_mine, problems = _blocks(news_dir, [names[i] for i in mine], next_label)
+        with os.fdopen(read_end, "rb") as pipe:
+            read_end = -1
+            payload = pipe.read()
+    finally:
+        if read_end >= 0:
+            os.close(read_end)
+        _, status = os.waitpid(pid, 0)
+    blocks_theirs = _receive(payload, len(theirs)) if status == 0 else None
+    their_problems: list[Problem] = []
+    if blocks_theirs is None:  # problems found, or the worker failed (killed, out of memory…)
+        blocks_theirs, their_problems = _blocks(news_dir, their_names, next_label)
+    blocks = [""] * len(names)
+    for index, block in zip(mine, blocks_mine):
+        blocks[index] = block
+    for index, block in zip(theirs, blocks_theirs):
+        blocks[index] = block
+    return blocks, sorted(problems + their_problems)
