@@ -54,9 +54,14 @@ class ReadinessSettings(_Section):
 
 
 class SigningSettings(_Section):
-    method: Literal["none", "gpg", "sigstore"] = "none"
-    key: str | None = None
-    allow_unsigned: bool = False
+    # The same keys relman.artifacts.signing.signers_from_config reads.
+    gpg_key: str | None = None
+    gnupghome: str | None = None
+    gpg_passphrase_env: str | None = None      # the env var holding the passphrase (never the passphrase)
+    sigstore_identity: str | None = None
+    sigstore_issuer: str | None = None
+    sigstore_staging: bool = False
+    allow_unsigned: bool = False               # rehearsals nobody downloads may skip signing
 
 
 class BuildSettings(_Section):
@@ -95,28 +100,34 @@ def is_cpython_checkout(repo: Path) -> bool:
 
 def load_settings(repo: Path, overrides: dict[str, Any] | None = None, *,
                   config_file: Path | None = None) -> Settings:
-    """Read relman.toml (or [tool.relman]) from the repository root — or `config_file` when
-    given — apply overrides, validate."""
+    """Read relman.toml (or [tool.relman]) from the repository root, layer `config_file` (when
+    given) and then `overrides` over it, and validate the result."""
     data: dict[str, Any] = {}
-    source = "defaults"
-    path = Path(config_file) if config_file else repo / CONFIG_FILE
+    sources = []
+    path = repo / CONFIG_FILE
     pyproject = repo / "pyproject.toml"
-    if config_file and not path.is_file():
-        raise ConfigError("no such configuration file", where=str(path))
     if path.is_file():
-        data, source = _read_toml(path), str(path)
+        data = _read_toml(path)
+        sources.append(str(path))
     elif pyproject.is_file():
         tool = _read_toml(pyproject).get("tool", {}).get("relman")
         if tool is not None:
-            data, source = tool, f"{pyproject} [tool.relman]"
-    if "profile" not in data and not is_cpython_checkout(repo) and source == "defaults":
+            data = tool
+            sources.append(f"{pyproject} [tool.relman]")
+    if config_file is not None:
+        extra = Path(config_file)
+        if not extra.is_file():
+            raise ConfigError("no such configuration file", where=str(extra))
+        data = _deep_merge(data, _read_toml(extra))
+        sources.append(str(extra))
+    if "profile" not in data and not is_cpython_checkout(repo):
         data["profile"] = "generic"
     merged = _deep_merge(data, overrides or {})
     try:
         return Settings.model_validate(merged)
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise ConfigError(f"invalid configuration: {problems}", where=source,
+        raise ConfigError(f"invalid configuration: {problems}", where=" + ".join(sources) or "defaults",
                           hint="see docs/configuration.md for every setting") from None
 
 

@@ -55,6 +55,18 @@ def test_demo_twice_in_fresh_directories(tmp_path):
         assert readme == "This is Python version 3.14.0 release candidate 1+"
         assert "versionadded:: next" not in git(upstream, "show", "v3.14.0rc1:Doc/library/sample.rst")
         assert Path(summary["report"]).read_text().startswith("# Release diary: 3.14.0rc1")
+        artifacts = Path(summary["artifacts_dir"])
+        names = {p.name for p in artifacts.iterdir()}
+        assert {"Python-3.14.0rc1.tgz", "Python-3.14.0rc1.tar.xz", "Python-3.14.0rc1.tgz.spdx.json", "SHA256SUMS",
+                "3.14.0rc1.manifest.json", "3.14.0rc1.manifest.json.asc", "python-3.14.0rc1-docs-html.zip"} <= names
+        keyring = ["--gnupghome", str(root / "gnupg")]
+        assert relman("verify", str(artifacts), *keyring).returncode == 0
+        tarball = artifacts / "Python-3.14.0rc1.tar.xz"
+        data = bytearray(tarball.read_bytes())
+        data[len(data) // 2] ^= 1
+        tarball.write_bytes(bytes(data))
+        tampered = relman("verify", str(artifacts), *keyring, check=False)
+        assert tampered.returncode == 1 and "Python-3.14.0rc1.tar.xz" in tampered.stdout + tampered.stderr
         journal = Journal(Path(summary["state_db"]))
         approvals = journal.approvals(summary["run_id"])
         assert {a["how"] for a in approvals.values()} == {"policy"}

@@ -23,7 +23,7 @@ def test_unreleasable_branch_pauses_the_release_and_the_verdict_is_journaled(cpy
     sample = create_sample_project(tmp_path / "s", Version.parse("3.15.0a2"))
     config = tmp_path / "relman.toml"
     config.write_text(f'[readiness]\nbuildbot = "{cpython_like_master.url}"\n'
-                      f'cycle = "{sample.root / "release-cycle.json"}"\n')
+                      f'cycle = "{sample.root / "release-cycle.json"}"\n[signing]\nallow_unsigned = true\n')
     base = ["run", "3.15.0a2", "--repo", str(sample.repo), "--config", str(config), "--state", str(tmp_path / "st"),
             "--no-input", "--json"]
     paused = relman(*base)

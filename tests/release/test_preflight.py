@@ -30,9 +30,17 @@ def sample(tmp_path):
     return create_sample_project(tmp_path / "sample", Version.parse("3.14.0rc1"))
 
 
+def rehearsal_config(sample) -> str:
+    """No signing key in these tests: allow unsigned artifacts, as a rehearsal may."""
+    path = sample.root / "relman.toml"
+    path.write_text("[signing]\nallow_unsigned = true\n")
+    return str(path)
+
+
 def run(sample, version="3.14.0rc1", *extra):
     state = sample.root / "state"
-    return relman("run", version, "--repo", str(sample.repo), "--state", str(state), "--no-input", "--json", *extra)
+    return relman("run", version, "--repo", str(sample.repo), "--config", rehearsal_config(sample), "--state",
+                  str(state), "--no-input", "--json", *extra)
 
 
 def failed_step(proc) -> tuple[str, str]:

@@ -32,12 +32,15 @@ def test_gpg_signed_tag(tmp_path):
     fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
     sample = create_sample_project(tmp_path / "s", Version.parse("3.14.0rc1"))
     config = tmp_path / "relman.toml"
-    config.write_text(f'[git]\nsign_tags = "gpg"\nsigning_key = "{fingerprint}"\n')
+    config.write_text(f'[git]\nsign_tags = "gpg"\nsigning_key = "{fingerprint}"\n'
+                      f'[signing]\ngpg_key = "{fingerprint}"\ngnupghome = "{home}"\n')
     run_release(sample, config, tmp_path / "state", env)
     verified = subprocess.run(["git", "tag", "-v", "v3.14.0rc1"], cwd=sample.upstream, env=env,
                               capture_output=True, text=True)
     assert verified.returncode == 0, verified.stderr
     assert "Good signature" in verified.stderr and fingerprint[-16:] in verified.stderr.replace(" ", "")
+    signed = list((tmp_path / "state" / "work").rglob("Python-3.14.0rc1.tgz.asc"))
+    assert signed, "the release files are signed with the same key"
 
 
 def test_ssh_signed_tag(tmp_path):
@@ -48,7 +51,7 @@ def test_ssh_signed_tag(tmp_path):
     allowed.write_text("rm@example.org " + key.with_suffix(".pub").read_text())
     sample = create_sample_project(tmp_path / "s", Version.parse("3.14.0rc1"))
     config = tmp_path / "relman.toml"
-    config.write_text(f'[git]\nsign_tags = "ssh"\nsigning_key = "{key}"\n')
+    config.write_text(f'[git]\nsign_tags = "ssh"\nsigning_key = "{key}"\n[signing]\nallow_unsigned = true\n')
     run_release(sample, config, tmp_path / "state", dict(os.environ))
     verified = subprocess.run(["git", "-c", f"gpg.ssh.allowedSignersFile={allowed}", "tag", "-v", "v3.14.0rc1"],
                               cwd=sample.upstream, capture_output=True, text=True)

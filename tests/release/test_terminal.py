@@ -47,7 +47,10 @@ def drive(argv: list[str], answers: list[bytes], timeout: float = 60) -> tuple[i
 def test_interactive_gates_on_a_terminal(tmp_path):
     sample = create_sample_project(tmp_path / "s", Version.parse("3.14.0rc1"))
     state = tmp_path / "state"
-    argv = [sys.executable, "-m", "relman.cli.main", "run", "3.14.0rc1", "--repo", str(sample.repo), "--state", str(state)]
+    config = tmp_path / "relman.toml"
+    config.write_text("[signing]\nallow_unsigned = true\n")
+    argv = [sys.executable, "-m", "relman.cli.main", "run", "3.14.0rc1", "--repo", str(sample.repo), "--state", str(state),
+            "--config", str(config)]
     code, screen = drive(argv, [b"maybe", b"no"])
     assert code == 3, screen
     assert "please answer y, yes, n or no" in screen

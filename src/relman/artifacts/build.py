@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import CheckFailed
 from ..version import Version
-from .archive import BuiltFile, GenerateHook, SourceBuild, build_source_archives, check_reproducible
+from .archive import BuiltFile, GenerateHook, SourceBuild, build_source_archives, check_reproducible, news_hook
 from .checksums import sha256_file, write_sha256sums
 from .docs import DocsBuild, build_docs
 from .manifest import DOCS, RELEASE, SBOM, SOURCE, ArtifactProfile, ArtifactSpec, expected_files, get_profile
@@ -73,6 +73,15 @@ def sign_specs(directory: Path, specs: Sequence[ArtifactSpec], signers: Sequence
             if signer.kind in spec.sidecar_kinds:
                 written.append(signer.sign(directory / spec.name))
     return written
+
+
+def default_news_hook(profile: ArtifactProfile, version: Version) -> GenerateHook | None:
+    """Merge the tag's news fragments with relman's blurb-compatible merge."""
+    if not profile.news_dir:
+        return None
+    from ..news.api import merge_news
+
+    return news_hook(lambda folder: merge_news(folder), profile)
 
 
 def build_release_artifacts(repo: Path, version: Version | str, out_dir: Path, *,

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..artifacts.archive import GenerateHook, news_hook
-from ..artifacts.build import build_release_artifacts
+from ..artifacts.build import build_release_artifacts, default_news_hook
 from ..artifacts.manifest import PROFILES, ArtifactProfile, expected_files, get_profile
 from ..artifacts.signing import GpgSigner, Signer
 from ..version import Version
@@ -25,15 +24,6 @@ def pick_profile(name: str, repo: Path | None) -> ArtifactProfile:
     if repo is not None and (repo / "configure").is_file() and (repo / "Python" / "ceval.c").is_file():
         return get_profile("cpython")
     return get_profile("demo")
-
-
-def default_news_hook(profile: ArtifactProfile, version: Version) -> GenerateHook | None:
-    """Merge the tag's news fragments with relman's blurb-compatible merge."""
-    if not profile.news_dir:
-        return None
-    from ..news.api import merge_news
-
-    return news_hook(lambda folder: merge_news(folder), profile)
 
 
 @click.group("artifacts")

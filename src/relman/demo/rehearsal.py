@@ -19,6 +19,7 @@ from ..errors import UsageError
 from ..release.session import ReleaseSession
 from ..version import Version
 from .sample import create_sample_project
+from .signing import demo_signing
 
 DEFAULT_VERSION = "3.14.0rc1"
 MARKER = "relman-demo.json"
@@ -90,8 +91,9 @@ def run_demo(root: Path, *, version: str | None = None, fresh: bool = False, exe
              observer: Observer | None = None, as_json: bool = False) -> DemoOutcome:
     started = time.monotonic()
     root, v, _ = prepare(root, version, fresh)
-    overrides = {"profile": "demo", "project": "Sample Python", "build": {"executor": executor},
-                 "tools": ["git", "make", "cc"], "readiness": {"cycle": str(root / "release-cycle.json")}}
+    # Only endpoints and the rehearsal's own key differ from the sample's committed relman.toml.
+    overrides = {"build": {"executor": executor}, "readiness": {"cycle": str(root / "release-cycle.json")},
+                 "signing": demo_signing(root)}
     session = ReleaseSession.open(v.text, root / "cpython", state_dir=root / "state", work_dir=root / "work",
                                   overrides=overrides)
     policy = ApprovalPolicy(policy=frozenset({"*"}), policy_name=DEMO_POLICY)

@@ -207,6 +207,7 @@ def _write_tree(repo: Path, version: Version) -> None:
         "Programs/python.c": _PROGRAM,
         "Makefile": _MAKEFILE,
         "Lib/sample.py": '"""The sample standard library."""\n\n\ndef add(a, b):\n    return a + b\n',
+        "Lib/test/__init__.py": "",
         "Lib/test/test_sample.py": _TESTS,
         "Doc/conf.py": _DOC_CONF,
         "Doc/index.rst": _DOC_INDEX,
@@ -215,6 +216,7 @@ def _write_tree(repo: Path, version: Version) -> None:
         f"Doc/whatsnew/{version.basic_version}.rst": _WHATSNEW.format(xy=version.basic_version,
                                                                       line="*" * (len(version.basic_version) + 16)),
         "Misc/NEWS.d/next/Library/.gitignore": "",
+        "relman.toml": _RELMAN_TOML,
         "Misc/sbom.spdx.json": json.dumps(_SBOM, indent=2, sort_keys=True) + "\n",
         "Modules/expat/COPYING": "Copyright (c) 1998-2000 Thai Open Source Software Center Ltd\n",
         "Modules/expat/expat.h": "/* a stand-in for the vendored expat header */\n",
@@ -231,6 +233,16 @@ def _write_tree(repo: Path, version: Version) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)
 
+
+_RELMAN_TOML = """# relman's configuration for the sample project (a stand-in for CPython).
+profile = "demo"
+project = "Sample Python"
+tools = ["git", "make", "cc"]
+
+[remotes]
+fork = "origin"
+upstream = "upstream"
+"""
 
 _README = """{title}
 {line}

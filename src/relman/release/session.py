@@ -80,6 +80,17 @@ class ReleaseSession:
             source = str(self.repo / source)
         return load_cycle(source, cache_dir=self.state_dir / "cache").release_cycle_json()
 
+    def executor(self):
+        """Where build jobs run: local processes, or Buildbot workers."""
+        if "executor" in self.resources:
+            return self.resources["executor"]
+        if self.settings.build.executor == "buildbot":
+            raise UsageError("the Buildbot executor needs a master: set [build] buildbot_url in relman.toml",
+                             hint="or use `relman demo --executor buildbot`, which starts one")
+        from ..ci.local import LocalExecutor
+
+        return LocalExecutor(log_dir=self.work_dir / "logs")
+
     def redactor(self) -> Redactor:
         return Redactor(self.settings.secrets)
 
@@ -94,7 +105,7 @@ class ReleaseSession:
             try:
                 release = Release(self.version, self.repo, self.settings, Git(self.repo), self.work_dir)
                 resources = {"release": release, "state_dir": self.state_dir, "release_cycle": self.release_cycle(),
-                             **self.resources}
+                             **self.resources, "executor": self.executor()}
                 runner = Runner(journal, plan, key=self.key, resources=resources,
                                 approvals=approvals, observer=observer, max_parallel=max_parallel, redact=redact)
                 latest = journal.latest_run(self.key)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..engine.plan import Plan
 from ..engine.step import Step
+from .build import BUILD_DONE, build_steps
 from .post import post_steps
 from .preflight import preflight_steps
 from .source import source_steps
@@ -15,8 +16,8 @@ WORKFLOW = "release"
 
 
 def release_steps() -> list[Step]:
-    steps = preflight_steps() + source_steps()
-    after_publish = ("source.push-fork",)
+    steps = preflight_steps() + source_steps() + build_steps()
+    after_publish = ("source.push-fork", *BUILD_DONE)
     return steps + post_steps(after_publish)
 
 

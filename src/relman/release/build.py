@@ -1,0 +1,175 @@
+"""Builds and the supply chain: release files built from the tag on an executor, test-source,
+the reproducibility gate, and verification of what was built before anything is published.
+
+Build jobs are command lines handed to an executor (local processes, or Buildbot workers);
+the steps that judge the results run in-process. File names come from the artifact manifest.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from ..artifacts.manifest import SOURCE, expected_files, get_profile
+from ..artifacts.release_manifest import load_release_manifest, manifest_spec
+from ..ci.executor import BuildJob, Executor, JobResult
+from ..engine.step import LOCAL, Effect, Step, StepContext
+from ..errors import CheckFailed, StepFailed
+from .context import Release, release_of
+
+PHASE = "build"
+ARTIFACT_PROFILES = ("cpython", "demo")
+
+
+def has_artifacts(params) -> bool:
+    return params.get("profile") in ARTIFACT_PROFILES
+
+
+def _executor(ctx: StepContext) -> Executor:
+    return ctx.resources["executor"]
+
+
+def _run_job(ctx: StepContext, job: BuildJob) -> JobResult:
+    def on_event(job_id: str, kind: str, message: str) -> None:
+        if kind in ("started", "finished") or message:
+            ctx.log(f"{job_id} {kind}" + (f": {message}" if message else ""))
+
+    result = _executor(ctx).run([job], on_event=on_event)[job.id]
+    if not result.ok:
+        raise StepFailed(f"build job {job.id} failed on {result.where or _executor(ctx).name}:\n"
+                         f"{result.error or ''}".rstrip(),
+                         hint=f"full log: {result.log_path}; fix the cause and run again to resume")
+    return result
+
+
+def manifest_path(release: Release) -> Path:
+    return release.artifacts_dir / manifest_spec(release.settings.profile, release.version).name
+
+
+def _manifest(release: Release) -> dict | None:
+    path = manifest_path(release)
+    if not path.is_file():
+        return None
+    try:
+        return load_release_manifest(path.read_bytes(), where=str(path))
+    except CheckFailed:
+        return None  # a torn write from an interrupted build: build again
+
+
+def _summary(release: Release, manifest: dict) -> dict:
+    files = [{"name": f["name"], "size": f["size"], "sha256": f["sha256"], "label": f.get("label")}
+             for f in manifest["files"]]
+    return {"directory": str(release.artifacts_dir), "manifest": str(manifest_path(release)),
+            "commit": manifest.get("commit"), "files": files,
+            "unsigned": bool(manifest.get("signing", {}).get("unsigned"))}
+
+
+def artifacts_probe(ctx: StepContext) -> dict | None:
+    release = release_of(ctx)
+    manifest = _manifest(release)
+    tag_commit = ctx.dep("source.tag").get("commit")
+    if manifest and manifest.get("commit") == tag_commit:
+        return _summary(release, manifest)
+    return None
+
+
+def build_artifacts(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    out = release.artifacts_dir
+    if out.exists():
+        shutil.rmtree(out)  # a partial build from an interrupted attempt: start clean
+    signing = release.settings.signing
+    argv = [sys.executable, "-m", "relman.cli.main", "artifacts", "build", release.version.text,
+            "--repo", str(release.repo), "-o", str(out), "--profile", release.settings.profile, "--json"]
+    if signing.gpg_key:
+        argv += ["--gpg-key", signing.gpg_key] + (["--gnupghome", signing.gnupghome] if signing.gnupghome else [])
+    if not release.settings.build.docs:
+        argv.append("--no-docs")
+    job = BuildJob("build-release-files", tuple(argv), cwd=release.repo, output_dir=out,
+                   outputs=(manifest_path(release).name,), timeout=release.settings.build.timeout_s)
+    result = _run_job(ctx, job)
+    manifest = _manifest(release)
+    if manifest is None:
+        raise StepFailed(f"the build wrote no release manifest into {out}", hint=f"see {result.log_path}")
+    ctx.log(f"built {len(manifest['files'])} files in {result.duration_s:.1f} s ({result.where})")
+    return _summary(release, manifest)
+
+
+def source_archive(release: Release) -> Path:
+    profile = get_profile(release.settings.profile)
+    specs = expected_files(profile, release.version, producer=SOURCE)
+    tgz = next((s for s in specs if s.name.endswith((".tgz", ".tar.gz"))), specs[0])
+    return release.artifacts_dir / tgz.name
+
+
+def run_test_source(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    archive = source_archive(release)
+    work = release.work_dir / "test-source"
+    if work.exists():
+        shutil.rmtree(work)
+    argv = (sys.executable, "-m", "relman.artifacts.testsource", str(archive), "--profile",
+            release.settings.profile, "--work-dir", str(work))
+    result = _run_job(ctx, BuildJob("test-source", argv, cwd=release.work_dir, output_dir=work,
+                                    timeout=release.settings.build.timeout_s))
+    return {"archive": archive.name, "duration_s": round(result.duration_s, 3), "log": str(result.log_path),
+            "where": result.where}
+
+
+def check_reproducible(ctx: StepContext) -> dict:
+    """Build the source archives a second time from the tag; any differing digest stops the run."""
+    from ..artifacts.archive import build_source_archives
+    from ..artifacts.build import default_news_hook
+
+    release = release_of(ctx)
+    profile = get_profile(release.settings.profile)
+    first = {f["name"]: f["sha256"] for f in ctx.dep("build.artifacts")["files"]}
+    scratch = release.work_dir / "rebuild"
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    second = build_source_archives(release.repo, release.version, scratch, profile=profile,
+                                   generate=default_news_hook(profile, release.version))
+    differing = [f.name for f in second.files if first.get(f.name) != f.sha256]
+    if differing:
+        raise CheckFailed(f"not reproducible: a second build from {release.version.git_tag} differs in "
+                          + ", ".join(differing), hint=f"compare {release.artifacts_dir} with {scratch} "
+                                                       "(diffoscope helps); nothing was published")
+    shutil.rmtree(scratch)
+    return {"identical": sorted(f.name for f in second.files)}
+
+
+def verify_built(ctx: StepContext) -> dict:
+    """What users will download, checked before anyone is told: sizes, digests, signatures, SBOMs."""
+    from ..artifacts.signing import require_signing, signers_from_config
+    from ..artifacts.verify import verify_release
+
+    release = release_of(ctx)
+    signing = release.settings.signing
+    signed = require_signing(signers_from_config(signing.model_dump()), allow_unsigned=signing.allow_unsigned)
+    report = verify_release(release.artifacts_dir, gnupghome=Path(signing.gnupghome) if signing.gnupghome else None,
+                            fingerprints=[signing.gpg_key] if signing.gpg_key else [],
+                            allow_unsigned=signing.allow_unsigned)
+    if not report.ok:
+        problems = "\n".join(f"  {p.file}: {p.message}" for p in report.problems)
+        raise CheckFailed(f"the built release does not verify:\n{problems}", where=str(release.artifacts_dir))
+    return {"checked": len(report.checked), "signed": signed}
+
+
+def build_steps() -> list[Step]:
+    common = dict(phase=PHASE, condition=has_artifacts, condition_text="for profiles with an artifact manifest",
+                  uses=("version", "executor"))
+    return [
+        Step("build.artifacts", "build the release files from the tag (archives, SBOMs, docs, signatures, manifest)",
+             build_artifacts, deps=("source.tag",), probe=artifacts_probe, timeout_s=7200, weight=10,
+             effects=(Effect(LOCAL, "writes the release files into the run's artifacts folder"),), **common),
+        Step("build.test-source", "unpack the source archive, build it and run its tests", run_test_source,
+             deps=("build.artifacts",), timeout_s=7200, weight=5, **common),
+        Step("build.reproducible", "reproducibility gate: a second build gives identical archives",
+             check_reproducible, deps=("build.artifacts",), timeout_s=7200, weight=5, **common),
+        Step("build.verify", "verify the built release: sizes, digests, signatures, SBOMs", verify_built,
+             deps=("build.artifacts",), timeout_s=600, **common),
+    ]
+
+
+BUILD_DONE = ("build.test-source", "build.reproducible", "build.verify")
