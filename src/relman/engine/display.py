@@ -103,8 +103,8 @@ class LiveDisplay(Observer):
             if st == RUNNING and sid in self.bars:
                 done, total, text = self.bars[sid]
                 if total:
-                    table.add_row("", Group(ProgressBar(total=total, completed=done, width=40),
-                                            Text(f"   {text} {done:.0f}/{total:.0f}", style="dim")), "")
+                    table.add_row("", Group(Text(f"{text}: {done:.0f}/{total:.0f}", style="cyan"),
+                                            ProgressBar(total=total, completed=done, width=40)), "")
         counts = {k: sum(1 for v in self.status.values() if v == k) for k in ICONS}
         head = Text(f"relman run {self.run_id}: {counts[DONE] + counts[SKIPPED]}/{len(self.status)} done",
                     style="bold")

@@ -170,6 +170,7 @@ class StepContext:
             result = predicate()
             if result:
                 return result
+            self.progress(time.monotonic() - started, limit - started, f"waiting for {what} (s)")
             if time.monotonic() >= limit:
                 raise StepTimeout(f"timed out after {time.monotonic() - started:.1f} s waiting for {what}",
                                   hint="run again to keep waiting, or raise the timeout in relman.toml")
