@@ -154,6 +154,8 @@ class BuildbotExecutor:
             emit(job_id, "finished", "ok" if result.ok else (result.error or "failed").splitlines()[0])
 
         async with self._client_factory(self.url) as bb:
+            watcher = _Watcher(bb, self.poll)
+
             async def one(job: BuildJob) -> None:
                 if job.id in blocked:
                     finish(job.id, self._failed(job.id, blocked[job.id]))
@@ -165,7 +167,7 @@ class BuildbotExecutor:
                     finish(job.id, self._failed(job.id, f"not run: dependency {', '.join(failed)} failed"))
                     return
                 try:
-                    result = await self._run_job(bb, job, emit)
+                    result = await self._run_job(bb, watcher, job, emit)
                 except Exception as error:  # noqa: BLE001 - run() never raises for a failed job
                     message = error.message if isinstance(error, RelmanError) else f"{type(error).__name__}: {error}"
                     result = self._failed(job.id, f"buildbot executor: {message}", where=f"buildbot: {self.url}")
@@ -175,7 +177,7 @@ class BuildbotExecutor:
         return {job.id: results[job.id] for job in jobs if job.id in results}
 
     # ---- one job ------------------------------------------------------------------------------
-    async def _run_job(self, bb: BuildbotClient, job: BuildJob, emit) -> JobResult:
+    async def _run_job(self, bb: BuildbotClient, watcher: _Watcher, job: BuildJob, emit) -> JobResult:
         builder = self.builder_for(job)
         log_path = self._log_path(job)
         job.output_dir.mkdir(parents=True, exist_ok=True)
@@ -198,7 +200,7 @@ class BuildbotExecutor:
                              where=f"buildbot: {builder} ({bb.root})")
         [request] = requests
 
-        build, timed_out, problem = await self._follow(bb, job, builder, request, t0, emit)
+        build, timed_out, problem = await self._follow(bb, watcher, job, builder, request, t0, emit)
         elapsed = time.monotonic() - t0
         if build is None:
             log_path.write_text(f"$ {' '.join(job.argv)}\n{problem}\n")
@@ -228,38 +230,38 @@ class BuildbotExecutor:
         return JobResult(job.id, True, returncode if returncode is not None else 0, log_path, outputs, elapsed,
                          where=where)
 
-    async def _follow(self, bb: BuildbotClient, job: BuildJob, builder: str, request: int, t0: float,
-                      emit) -> tuple[Build | None, bool, str]:
-        """Poll the build request until its build completes: (build, timed out?, problem)."""
+    async def _follow(self, bb: BuildbotClient, watcher: _Watcher, job: BuildJob, builder: str, request: int,
+                      t0: float, emit) -> tuple[Build | None, bool, str]:
+        """Follow the build request until its build completes: (build, timed out?, problem)."""
         started: float | None = None
         announced: set[int] = set()
-        while True:
-            builds = [Build.from_api(b) for b in
-                      await bb.get(f"/buildrequests/{request}/builds", key="builds")]
-            latest = max(builds, key=lambda b: b.buildid) if builds else None
-            if latest is not None and latest.buildid not in announced:
-                announced.add(latest.buildid)
-                if started is None:
-                    started = time.monotonic()
-                emit(job.id, "started", f"buildbot: {builder} build #{latest.number} "
-                                        f"({bb.build_url(latest.builderid, latest.number)}): {' '.join(job.argv)}")
-            if latest is not None and latest.complete and latest.results != RETRY:
-                return latest, False, ""
-            if latest is None or latest.results == RETRY:
-                state = await bb.get(f"/buildrequests/{request}", key="buildrequests")
-                if state and state[0].get("complete"):
+        watcher.watch(request)
+        try:
+            while True:
+                builds, state = await watcher.status(request)
+                latest = max(builds, key=lambda b: b.buildid) if builds else None
+                if latest is not None and latest.buildid not in announced:
+                    announced.add(latest.buildid)
+                    if started is None:
+                        started = time.monotonic()
+                    emit(job.id, "started", f"buildbot: {builder} build #{latest.number} "
+                                            f"({bb.build_url(latest.builderid, latest.number)}): {' '.join(job.argv)}")
+                if latest is not None and latest.complete and latest.results != RETRY:
+                    return latest, False, ""
+                if (latest is None or latest.results == RETRY) and state.get("complete"):
                     if latest is not None:
                         return latest, False, ""
                     return None, False, (f"build request #{request} on {builder!r} ended without a build "
-                                         f"({result_name(state[0].get('results'))})")
+                                         f"({result_name(state.get('results'))})")
                 if latest is None and time.monotonic() - t0 > self.queue_timeout:
                     await _cancel_request(bb, request)
                     return None, False, (f"no worker of {builder!r} took the build within {self.queue_timeout:g} s "
                                          f"(build request #{request} cancelled)")
-            if latest is not None and started is not None and time.monotonic() - started > job.timeout:
-                await bb.stop_build(latest.buildid, reason=f"relman: timed out after {job.timeout:g} s")
-                return await self._wait_stopped(bb, latest), True, ""
-            await asyncio.sleep(self.poll)
+                if latest is not None and started is not None and time.monotonic() - started > job.timeout:
+                    await bb.stop_build(latest.buildid, reason=f"relman: timed out after {job.timeout:g} s")
+                    return await self._wait_stopped(bb, latest), True, ""
+        finally:
+            watcher.unwatch(request)
 
     async def _wait_stopped(self, bb: BuildbotClient, build: Build) -> Build:
         deadline = time.monotonic() + self.stop_grace
@@ -313,6 +315,57 @@ class BuildbotExecutor:
 
     def _failed(self, job_id: str, error: str, where: str | None = None) -> JobResult:
         return JobResult(job_id, False, None, None, [], 0.0, error=error, where=where or "buildbot")
+
+
+class _Watcher:
+    """One poller for every followed build request: two REST requests per round, whatever the
+    number of jobs (a master is single-threaded Python; one poll per job per round slows it down)."""
+
+    BUILD_FIELDS = ("buildid", "buildrequestid", "builderid", "number", "results", "complete",
+                    "started_at", "complete_at", "state_string")
+
+    def __init__(self, bb: BuildbotClient, poll: float):
+        self.bb = bb
+        self.poll = poll
+        self.requests: set[int] = set()
+        self.builds: dict[int, list[Build]] = {}
+        self.states: dict[int, dict[str, Any]] = {}
+        self._round: asyncio.Future[None] | None = None
+        self._last = 0.0
+
+    def watch(self, request: int) -> None:
+        self.requests.add(request)
+
+    def unwatch(self, request: int) -> None:
+        self.requests.discard(request)
+        self.builds.pop(request, None)
+        self.states.pop(request, None)
+
+    async def status(self, request: int) -> tuple[list[Build], dict[str, Any]]:
+        """The request's builds and state after the next polling round (shared by every caller)."""
+        if self._round is None or self._round.done():
+            self._round = asyncio.ensure_future(self._refresh())
+        await asyncio.shield(self._round)
+        return self.builds.get(request, []), self.states.get(request, {})
+
+    async def _refresh(self) -> None:
+        wait = self._last + self.poll - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last = time.monotonic()
+        ids = sorted(self.requests)
+        if not ids:
+            return
+        wanted = [("buildrequestid__in", i) for i in ids]
+        builds, states = await self.bb.gather([
+            self.bb.get("/builds", [*wanted, *(("field", f) for f in self.BUILD_FIELDS)], key="builds"),
+            self.bb.get("/buildrequests", [*wanted, ("field", "buildrequestid"), ("field", "complete"),
+                                           ("field", "results")], key="buildrequests")])
+        grouped: dict[int, list[Build]] = {}
+        for item in builds:
+            grouped.setdefault(int(item["buildrequestid"]), []).append(Build.from_api(item))
+        self.builds = grouped
+        self.states = {int(item["buildrequestid"]): item for item in states}
 
 
 def collect_from_drop(drop: Path, output_dir: Path) -> list[Path]:
