@@ -70,3 +70,19 @@ def test_final_release_heading_matches_blurb(tmp_path):
     tree = tmp_path / "tree"
     make_tree(tree, released=2, per_version=5, next_count=5, seed=7)
     assert_same_as_blurb(tree, tmp_path, "3.15.0")
+
+
+def test_merge_with_a_forked_worker_matches_blurb(tmp_path, monkeypatch):
+    """The two-process merge (normally only for thousands of entries), forced on a small tree."""
+    from relman.news import merge as fast
+
+    monkeypatch.setattr(fast, "PARALLEL_MIN_ENTRIES", 0)
+    forks = []
+    real_fork = fast.os.fork
+    monkeypatch.setattr(fast.os, "fork", lambda: forks.append(1) or real_fork())
+    tree = tmp_path / "tree"
+    make_tree(tree, released=5, per_version=30, next_count=60, seed=21, edge_cases=True, no_changes=1)
+    theirs, ours = twin(tree, tmp_path)
+    run_blurb(theirs, "merge", "-f")
+    assert merge_news(ours / "Misc" / "NEWS.d", jobs=2).encode() == (theirs / "Misc" / "NEWS").read_bytes()
+    assert forks == [1]

@@ -287,9 +287,13 @@ def release_command(version: str, release_date: str | None, no_git: bool, news_d
 @news_group.command("merge")
 @click.argument("output", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--version-hint", help="Title the unreleased news with this version instead of 'next'.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Processes to use on a large tree (default: $RELMAN_NEWS_JOBS, else up to 2 CPUs). "
+                   "The output is the same whatever it is.")
 @_news_dir_option
 @json_option
-def merge_command(output: Path | None, version_hint: str | None, news_dir: Path | None, as_json: bool) -> None:
+def merge_command(output: Path | None, version_hint: str | None, jobs: int | None, news_dir: Path | None,
+                  as_json: bool) -> None:
     """Merge every version file and the next/ fragments into one NEWS file.
 
     \b
@@ -297,13 +301,17 @@ def merge_command(output: Path | None, version_hint: str | None, news_dir: Path 
     folder. It never prompts: the file is rewritten only when its content changes.
     Stray files under next/ (which blurb skips silently) are listed as warnings.
 
+    On a tree of thousands of entries about half of the versions are rendered in one
+    forked worker process; `--jobs 1` (or RELMAN_NEWS_JOBS=1) keeps it to one process.
+
     \b
       relman news merge
       relman news merge build/NEWS --json
+      relman news merge --jobs 1 --version-hint 3.15.0a2
     """
     folder = _resolve(news_dir)
     target = output if output is not None else folder.parent / "NEWS"
-    text, warnings = api.merge_text(folder, version_hint=version_hint)
+    text, warnings = api.merge_text(folder, version_hint=version_hint, jobs=jobs)
     written = api.write_if_changed(target, text)
     for warning in warnings:
         click.secho(f"warning: {_show(warning.path)}:{warning.line}: {warning.message}", fg="yellow", err=True)
@@ -319,6 +327,5 @@ def merge_command(output: Path | None, version_hint: str | None, news_dir: Path 
 COMMANDS = [news_group]
 
 if __name__ == "__main__":
-    # `python -m relman.cli.news_cmd merge` is the same command without loading every other
-    # command group first (what `relman` does today), for scripts that call it often.
+    # `python -m relman.cli.news_cmd merge` is the same command group on its own.
     news_group(prog_name="relman news")

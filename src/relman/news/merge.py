@@ -21,6 +21,7 @@ check that, and check both against blurb itself.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,8 +29,8 @@ from pathlib import Path
 from .fragments import (_FORBIDDEN_START, _LIST_START, _TIDY_META, LOWEST_GH_ISSUE, Problem, _valid_quick,
                         read_text)
 from .render import (UNRELEASED_DATE, entry_text, fill_line, issue_prefix, load_fragment, load_next,
-                     load_version, version_block, version_heading)
-from .sections import SECTIONS, folders
+                     load_version, prefixed_entry_text, version_block, version_heading)
+from .sections import SECTION_INDEX, SECTIONS, folders
 from .tree import NEXT, README, FragmentFile, version_names
 from .wrap import is_plain, wrap_body
 
@@ -47,30 +48,49 @@ _DIR_FD = os.open in os.supports_dir_fd
 
 # ---- one version file --------------------------------------------------------------------
 
+# A metadata block exactly as blurb and relman write it for an ordinary entry (keys sorted, a
+# gh-issue, no bpo, cve or "no changes"), then the blank line and the start of the text.
+_CANONICAL = re.compile(r"\.\. date: [^ \n][^\n]*\n\.\. gh-issue: ([1-9][0-9]{4,})\n"
+                        r"\.\. nonce: [^ \n][^\n]*\n(?:\.\. release date: ([^ \n][^\n]*)\n)?"
+                        r"\.\. section: ([^ \n][^\n]*)\n\n(?![\n.#])")
+
+
 def _version_fast(name: str, text: str) -> list[str] | None:
     """The Misc/NEWS lines for a tidy version file; None when anything is unusual."""
     if not is_plain(text) or text.startswith("..\n") or text.endswith("\n..") or text == "..":
         return None
-    out: list[str] | None = None
-    add = None
+    out: list[str] = []
+    add = out.append
     last_section = None
+    canonical = _CANONICAL.match
     for chunk in text.split("\n..\n"):
         chunk = chunk.lstrip("\n")
-        if not chunk.startswith(".."):
-            return None
-        head, blank, body = chunk.partition("\n\n")
-        if not blank:
-            return None
-        pairs = _TIDY_META.findall(head)
-        metadata = dict(pairs)
-        if len(metadata) != head.count("\n") + 1 or len(pairs) != len(metadata):
-            return None
-        if "no changes" in metadata:
-            return None
-        body = body.lstrip("\n")
-        if body.startswith(("..", "#")):
-            return None
-        body = body.rstrip()
+        match = canonical(chunk)
+        if match is not None and int(match[1]) >= LOWEST_GH_ISSUE and match[3] in SECTION_INDEX:
+            # The usual entry: everything `_valid_quick` and `issue_prefix` would work out is known.
+            section = match[3]
+            prefix = f"gh-{match[1]}: "
+            release_date = match[2]
+            body = chunk[match.end():].rstrip()
+        else:
+            if not chunk.startswith(".."):
+                return None
+            head, blank, body = chunk.partition("\n\n")
+            if not blank:
+                return None
+            pairs = _TIDY_META.findall(head)
+            metadata = dict(pairs)
+            if len(metadata) != head.count("\n") + 1 or len(pairs) != len(metadata):
+                return None
+            if "no changes" in metadata:
+                return None
+            body = body.lstrip("\n")
+            if body.startswith(("..", "#")) or not _valid_quick(metadata):
+                return None
+            section = metadata["section"]
+            prefix = issue_prefix(metadata)
+            release_date = metadata.get("release date")
+            body = body.rstrip()
         words = None
         if "\n\n" in body or body.startswith(_LIST_START):
             body = wrap_body(body, plain=True, lazy=True)
@@ -81,23 +101,19 @@ def _version_fast(name: str, text: str) -> list[str] | None:
                 words = None
             else:
                 body = words
-        if _FORBIDDEN_START.match(body) or not _valid_quick(metadata):
+        if _FORBIDDEN_START.match(body):
             return None
-        if out is None:
-            release_date = metadata.get("release date")
+        if not out:
             if release_date is None:
                 return None
-            out = version_heading(name, release_date)
-            add = out.append
-        section = metadata["section"]
+            out += version_heading(name, release_date)
         if section != last_section:
             last_section = section
             out += [section, "-" * len(section), ""]
-        prefix = issue_prefix(metadata)
         if words is not None and prefix:
             add("- " + "\n  ".join(fill_line(prefix + words)) + "\n")
         else:
-            add(entry_text(metadata, body if words is None else words + "\n", True))
+            add(prefixed_entry_text(prefix, body if words is None else words + "\n", True))
     return out
 
 
@@ -108,7 +124,10 @@ def _version_block(news_dir: str, name: str, problems: list[Problem]) -> str:
     except UnicodeDecodeError:
         lines = None
     if lines is None:
-        return version_block(name, load_version(Path(path), problems, lazy=True))
+        count = len(problems)
+        entries = load_version(Path(path), problems, lazy=True)
+        # (With a problem there is no merge: the caller raises, so there is nothing to render.)
+        return version_block(name, entries) if len(problems) == count else ""
     return "\n".join(lines)
 
 
@@ -161,7 +180,7 @@ def _fragment_fast(name: str, text: str) -> str | None:
     body = wrap_body(body, plain=True, lazy=True)
     if _FORBIDDEN_START.match(body):
         return None
-    return entry_text({"gh-issue": issue}, body, True)
+    return prefixed_entry_text(f"gh-{issue}: ", body, True)
 
 
 class _Unusual(Exception):

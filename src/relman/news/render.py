@@ -100,7 +100,11 @@ def issue_prefix(metadata: dict[str, str]) -> str:
 
 def entry_text(metadata: dict[str, str], body: str, plain: bool) -> str:
     """One entry as merged into Misc/NEWS: `- ` + issue prefix + text, filled, ending in a newline."""
-    prefix = issue_prefix(metadata)
+    return prefixed_entry_text(issue_prefix(metadata), body, plain)
+
+
+def prefixed_entry_text(prefix: str, body: str, plain: bool) -> str:
+    """`entry_text` with the issue prefix already worked out."""
     if prefix and plain and body.find("\n") == len(body) - 1 and "  " not in body:
         # One single-spaced paragraph (most entries): fill it in one regex call.
         return "- " + "\n  ".join(fill_line(prefix + body[:-1])) + "\n"

@@ -1,0 +1,295 @@
+"""The fast merge (relman.news.merge) against the reference merge, serial and with a forked worker.
+
+The reference is `render_news(load_tree(...))`: every file parsed into entries by the careful
+parser, then rendered. The fast path must give the same text and the same problems on every
+tree, and the forked worker must never change either.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from relman.news import NewsError, merge_news
+from relman.news import merge as fast
+from relman.news.render import join_blocks, load_tree, render_news
+from relman.news.synthetic import make_tree
+
+from .edge_tree import make_edge_tree
+
+
+def reference(news: Path, hint: str | None = None) -> str:
+    versions, problems = load_tree(news, lazy=False)
+    assert problems == []
+    return render_news(versions, next_label=hint)
+
+
+def merged(news: Path, jobs: int, hint: str | None = None) -> tuple[str, list]:
+    blocks, problems = fast.merge_blocks(news, next_label=hint, jobs=jobs)
+    return join_blocks(blocks), problems
+
+
+@pytest.fixture()
+def always_parallel(monkeypatch):
+    """Fork for any tree, and count the forks (so a test knows the worker really ran)."""
+    monkeypatch.setattr(fast, "PARALLEL_MIN_ENTRIES", 0)
+    forks = []
+    real_fork = os.fork
+
+    def counting_fork():
+        forks.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", counting_fork)
+    return forks
+
+
+TREES = [
+    pytest.param(dict(released=3, per_version=30, next_count=40, seed=1), id="plain"),
+    pytest.param(dict(released=4, per_version=25, next_count=40, seed=2, edge_cases=True, no_changes=1),
+                 id="edge-no-changes"),
+    pytest.param(dict(released=2, per_version=20, next_count=60, seed=3, edge_cases=True,
+                      legacy_folders=True), id="edge-legacy-folders"),
+    pytest.param(dict(released=5, per_version=10, next_count=0, seed=4, edge_cases=True), id="no-next"),
+    pytest.param(dict(released=0, per_version=0, next_count=50, seed=5, edge_cases=True), id="only-next"),
+]
+
+
+@pytest.mark.parametrize("shape", TREES)
+def test_fast_merge_equals_reference_serial_and_parallel(shape, tmp_path, always_parallel):
+    news = make_tree(tmp_path / "tree", git=False, **shape)
+    expected = reference(news)
+    serial, problems = merged(news, jobs=1)
+    assert problems == []
+    assert serial == expected
+    assert always_parallel == []  # jobs=1 never forks
+    parallel, problems = merged(news, jobs=2)
+    assert problems == []
+    assert parallel == expected
+    versions = shape["released"] + (shape["next_count"] > 0)
+    assert always_parallel == ([1] if versions >= 2 else [])  # whole versions are shared out
+    hinted = reference(news, "3.15.0b1")
+    assert merged(news, jobs=1, hint="3.15.0b1")[0] == hinted
+    assert merged(news, jobs=2, hint="3.15.0b1")[0] == hinted
+
+
+def test_tidy_files_never_need_the_reference_path(tmp_path, monkeypatch):
+    """What blurb and relman write is handled by the fast path alone (or it would not be fast)."""
+    news = make_tree(tmp_path / "tree", released=3, per_version=40, next_count=60, seed=12, git=False)
+    expected = reference(news)
+
+    def unexpected(*args, **kwargs):
+        raise AssertionError("the reference path was needed")
+
+    monkeypatch.setattr(fast, "load_version", unexpected)
+    monkeypatch.setattr(fast, "load_fragment", unexpected)
+    assert merged(news, jobs=1) == (expected, [])
+
+
+def test_hand_written_edge_cases_equal_reference(tmp_path, always_parallel):
+    news = make_edge_tree(tmp_path / "tree") / "Misc" / "NEWS.d"
+    expected = reference(news)
+    assert merged(news, jobs=1) == (expected, [])
+    assert merged(news, jobs=2) == (expected, [])
+
+
+def put(news: Path, relative: str, content: str | bytes) -> None:
+    path = news / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+
+
+UNUSUAL_FRAGMENTS = {
+    # metadata block in a fragment (cve), comments, CRLF, a huge fragment, odd spaces, a list first
+    "next/Security/2025-02-01-00-00-01.gh-issue-140001.cveAbc.rst":
+        ".. cve: 2025-4321\n\nA security fix described at some length so that it wraps over the margin "
+        "of seventy-six columns.\n",
+    "next/Library/2025-02-01-00-00-02.gh-issue-140002.cmtAbc.rst": "# a comment\n\nText after a comment.\n",
+    "next/Library/2025-02-01-00-00-03.gh-issue-140003.crlfAb.rst":
+        b"Windows line endings\r\nin a fragment.\r\n\r\nTwo paragraphs.\r\n",
+    "next/Library/2025-02-01-00-00-04.gh-issue-140004.bigAbc.rst":
+        ("word " * 20000).strip() + ".\n",  # more than one 64 KiB read
+    "next/Library/2025-02-01-00-00-05.gh-issue-140005.tabAbc.rst": "Tabs\there and\u00a0NBSP there.\n",
+    "next/Library/2025-02-01-00-00-06.gh-issue-140006.lstAbc.rst": "* a list first\n* second item\n",
+    "next/Library/2025-02-01-00-00-07.gh-issue-140007.dblAbc.rst": "Two  spaces.  Here " + "x " * 50 + "\n",
+    "next/Library/2025-02-01-00-00-08.bpo-40001.bpoAbc.rst": "An old bpo entry.\n",
+    "next/Library/2025-02-01-00-00-09.gh-issue-140009.dirAbc.rst": "Text with\n.. note:: a directive\n",
+    "next/C API/2025-02-01-00-00-10.gh-issue-140010.legAbc.rst": "A legacy folder name.\n",
+    "next/Library/2025-02-01-00-00-11.gh-issue-140011.trlAbc.rst": "Trailing spaces   \nhere.   \n",
+    "next/Library/2025-02-01-00-00-12.gh-issue-140012.ldgAbc.rst": "\n\n   Leading blank lines and spaces.\n",
+    "next/Library/2025-02-01-00-00-13.gh-issue-140013.lngAbc.rst":
+        "A " + "very-long-word-" * 8 + " then more words to fill the line and then some more words.\n",
+}
+
+UNUSUAL_VERSIONS = {
+    # bpo and cve entries, an extra key, unsorted keys, and text that is not single-spaced
+    "3.13.0a1.rst":
+        ".. bpo: 40000\n.. date: 2024-01-01\n.. nonce: aaaaaa\n.. release date: 2024-01-02\n"
+        ".. section: Library\n\nAn entry with a bpo number and text long enough to be wrapped at the margin "
+        "by both merges.\n\n..\n\n.. cve: CVE-2024-1111\n.. date: 2024-01-01\n.. gh-issue: 100000\n"
+        ".. nonce: bbbbbb\n.. section: Security\n\nA CVE entry.\n\n..\n\n.. section: Library\n"
+        ".. gh-issue: 100001\n.. date: 2024-01-01\n.. nonce: cccccc\n.. extra key: kept\n\n"
+        "Keys out of order.  Two spaces.\n\n..\n\n.. bpo: 0\n.. date: 2024-01-01\n.. nonce: dddddd\n"
+        ".. section: Library\n\nIssue zero: no prefix at all.\n",
+    "3.13.0a2.rst":
+        ".. date: 2024-02-01\n.. gh-issue: 0\n.. no changes: True\n.. nonce: eeeeee\n"
+        ".. release date: 2024-02-02\n.. section: Library\n\nThere were no new changes in version 3.13.0a2.\n",
+    "3.13.0a3.rst":  # CRLF and a tab
+        ".. date: 2024-03-01\r\n.. gh-issue: 100002\r\n.. nonce: ffffff\r\n.. release date: 2024-03-02\r\n"
+        ".. section: Build\r\n\r\nA\ttab.\r\n",
+}
+
+
+def test_unusual_files_take_the_reference_path(tmp_path, always_parallel):
+    news = make_tree(tmp_path / "tree", released=2, per_version=10, next_count=10, seed=6, git=False)
+    for relative, content in {**UNUSUAL_FRAGMENTS, **UNUSUAL_VERSIONS}.items():
+        put(news, relative, content)
+    expected = reference(news)
+    assert "CVE-2024-1111" in expected and "bpo-40001: An old bpo entry." in expected
+    assert "\n- Issue zero: no prefix at all." in expected
+    assert merged(news, jobs=1) == (expected, [])
+    assert merged(news, jobs=2) == (expected, [])
+
+
+def test_no_changes_fragment_first_in_next(tmp_path):
+    news = make_tree(tmp_path / "tree", released=1, per_version=5, next_count=5, seed=7, git=False)
+    put(news, "next/Security/2099-01-01-00-00-00.gh-issue-0.zzzzzz.rst",
+        ".. no changes: True\n\nNothing new.\n")
+    expected = reference(news)
+    assert "Nothing new." in expected
+    assert merged(news, jobs=1) == (expected, [])
+
+
+BROKEN = {
+    "next/Library/2025-03-01-00-00-01.gh-issue-12.smallA.rst": "Issue number below GitHub's first.\n",
+    "next/Library/2025-03-01-00-00-02.gh-issue-140100.badUtf.rst": b"caf\xe9\n",
+    "next/Library/2025-03-01-00-00-03.gh-issue-140101.forbid.rst": "gh-140101: prefix written by hand.\n",
+    "next/Library/not-a-fragment-name.rst": "Text.\n",
+    "next/Library/2025-03-01-00-00-04.gh-issue-140102.twoEnt.rst": "One.\n..\nTwo.\n",
+    "3.13.0b1.rst": ".. date: 2024-01-01\n.. gh-issue: 100003\n.. nonce: gggggg\n.. section: Library\n\n"
+                    "A version file without a release date.\n",
+    "3.13.0b2.rst": ".. date: 2024-01-01\n.. gh-issue: 100004\n.. nonce: hhhhhh\n.. release date: 2024-01-02\n"
+                    ".. section: Nowhere\n\nAn unknown section.\n",
+}
+
+
+def test_problems_are_the_reference_ones_serial_and_parallel(tmp_path, always_parallel):
+    news = make_tree(tmp_path / "tree", released=3, per_version=10, next_count=10, seed=8, git=False)
+    for relative, content in BROKEN.items():
+        put(news, relative, content)
+    _, expected = load_tree(news, lazy=True)
+    assert len(expected) >= len(BROKEN)
+    for jobs in (1, 2):
+        _, problems = merged(news, jobs=jobs)
+        assert sorted(problems) == sorted(expected)
+    assert always_parallel == [1]
+    with pytest.raises(NewsError) as error:
+        merge_news(news, jobs=2)
+    assert error.value.problems == sorted(expected)
+
+
+def test_a_failing_worker_is_replaced_by_the_parent(tmp_path, monkeypatch, always_parallel):
+    news = make_tree(tmp_path / "tree", released=3, per_version=20, next_count=20, seed=9, git=False)
+    expected = reference(news)
+
+    def broken_send(fd, blocks):
+        raise MemoryError("the worker dies")
+
+    monkeypatch.setattr(fast, "_send", broken_send)
+    assert merged(news, jobs=2) == (expected, [])
+    assert always_parallel == [1]
+
+
+def test_no_fork_while_other_threads_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(fast, "PARALLEL_MIN_ENTRIES", 0)
+
+    def no_fork():
+        raise AssertionError("forked with a second thread running")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    news = make_tree(tmp_path / "tree", released=2, per_version=10, next_count=10, seed=10, git=False)
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert merged(news, jobs=2) == (reference(news), [])
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_small_trees_stay_in_one_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "fork", lambda: pytest.fail("forked for a small tree"))
+    news = make_tree(tmp_path / "tree", released=2, per_version=10, next_count=10, seed=11, git=False)
+    assert merged(news, jobs=2) == (reference(news), [])
+
+
+def test_split_shares_the_work_and_keeps_every_version():
+    costs = [5000, 300, 300, 300, 300, 4000, 10, 0]
+    mine, theirs = fast._split(costs)
+    assert sorted(mine + theirs) == list(range(len(costs)))
+    assert mine == sorted(mine) and theirs == sorted(theirs)
+    assert abs(sum(costs[i] for i in mine) - sum(costs[i] for i in theirs)) <= max(costs)
+
+
+def test_receive_checks_what_the_worker_sent():
+    read_end, write_end = os.pipe()
+    blocks = ["first\nblock", "", "naïve → 日本語"]
+    fast._send(write_end, blocks)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        payload = pipe.read()
+    assert fast._receive(payload, 3) == blocks
+    assert fast._receive(payload, 2) is None  # not the number of versions asked for
+    assert fast._receive(payload[:-3], 3) is None  # cut short
+    assert fast._receive(b"", 1) is None
+
+
+def test_default_jobs_reads_the_environment(monkeypatch):
+    monkeypatch.setenv("RELMAN_NEWS_JOBS", "1")
+    assert fast.default_jobs() == 1
+    monkeypatch.setenv("RELMAN_NEWS_JOBS", "3")
+    assert fast.default_jobs() == 3
+    monkeypatch.setenv("RELMAN_NEWS_JOBS", "lots")
+    assert 1 <= fast.default_jobs() <= 2
+
+
+def test_cli_merge_jobs_option(tmp_path):
+    from click.testing import CliRunner
+
+    from relman.cli.main import cli
+
+    news = make_tree(tmp_path / "tree", released=2, per_version=10, next_count=10, seed=13, git=False)
+    expected = merge_news(news, jobs=1)
+    for jobs in ("1", "2"):
+        out = tmp_path / f"NEWS-{jobs}"
+        result = CliRunner().invoke(cli, ["news", "merge", str(out), "--jobs", jobs, "--news-dir", str(news)])
+        assert result.exit_code == 0, result.output
+        assert out.read_text(encoding="utf-8") == expected
+    result = CliRunner().invoke(cli, ["news", "merge", "--jobs", "0", "--news-dir", str(news)])
+    assert result.exit_code == 2
+    assert "--jobs" in result.output
+
+
+HEAVY = ("rich", "httpx", "pydantic", "jinja2", "packaging", "tempfile", "subprocess", "relman.engine",
+         "relman.release", "relman.vcs", "relman.version")
+
+
+def test_news_merge_imports_nothing_heavy(tmp_path):
+    """`relman news merge` loads the news code and click, not the rest of relman or its big deps."""
+    import subprocess
+    import sys
+
+    news = make_tree(tmp_path / "tree", released=1, per_version=5, next_count=5, seed=14, git=False)
+    script = ("import sys\nfrom relman.cli.main import cli\n"
+              "try:\n    cli(['news', 'merge', sys.argv[1], '--news-dir', sys.argv[2]])\n"
+              "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
+              "print(' '.join(sorted(sys.modules)))\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "NEWS"), str(news)],
+                          capture_output=True, text=True, check=True)
+    loaded = set(proc.stdout.split())
+    assert "relman.news.merge" in loaded
+    assert sorted(name for name in loaded if name.split(".")[0] in HEAVY or name in HEAVY) == []
