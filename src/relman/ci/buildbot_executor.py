@@ -187,9 +187,12 @@ class BuildbotExecutor:
                                             reason=f"relman job {job.id}", username=self.username)
         except RelmanError as error:
             message, hint = error.message, error.hint
-            if "HTTP 404" in message:
+            if "HTTP 404" in message and "/builders/" in message:
                 message = f"no builder named {builder!r} on {bb.root}"
                 hint = await _known_builders_hint(bb)
+            elif "HTTP 404" in message and "/forceschedulers/" in message:
+                message = f"no ForceScheduler {self.scheduler!r} on {bb.root}"
+                hint = "is this a relman release build master? (see relman.ci.buildbot_release)"
             text = f"could not force a build on {builder!r}: {message}" + (f"\n  hint: {hint}" if hint else "")
             log_path.write_text(f"$ {' '.join(job.argv)}\n{text}\n")
             return JobResult(job.id, False, None, log_path, [], time.monotonic() - t0, error=text,
