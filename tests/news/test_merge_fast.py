@@ -293,3 +293,48 @@ def test_news_merge_imports_nothing_heavy(tmp_path):
     loaded = set(proc.stdout.split())
     assert "relman.news.merge" in loaded
     assert sorted(name for name in loaded if name.split(".")[0] in HEAVY or name in HEAVY) == []
+
+
+# ---- the one-step rendering of ordinary text, against blurb's two reflows ------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from relman.news.fragments import _FORBIDDEN_START  # noqa: E402
+from relman.news.render import prefixed_entry_text  # noqa: E402
+from relman.news.wrap import is_plain, wrap_body  # noqa: E402
+
+# Plain text only (what the fast path sees): words of every length around the margin, single
+# and double spaces, line breaks, blank lines, list markers and `::`.
+WORDS = st.sampled_from(["a", "bb", "word", "gh-", "x" * 30, "y" * 72, "z" * 73, "w" * 74, "v" * 75, "u" * 80,
+                         " ", " ", " ", "  ", "\n", "\n", "\n\n", "\n\n\n", "* ", "- ", "1. ", "#. ", "::",
+                         ".", "é", "日本"])
+BODIES = st.lists(WORDS, min_size=1, max_size=80).map(
+    lambda parts: "\n".join(line.rstrip() for line in "".join(parts).split("\n")).strip("\n").rstrip())
+PREFIXES = st.sampled_from(["gh-135000: ", "bpo-1234: ", "CVE-2025-1234, gh-135000: "])
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(BODIES, PREFIXES)
+def test_simple_entry_equals_the_two_reflows(body, prefix):
+    if not body or not is_plain(body):
+        return
+    got = fast._simple_entry(prefix, body)
+    lazy = wrap_body(body, plain=True, lazy=True)
+    if got is None:
+        return
+    assert not _FORBIDDEN_START.match(lazy)  # the general path would not reject it either
+    assert got == prefixed_entry_text(prefix, lazy, True)
+    assert got == prefixed_entry_text(prefix, wrap_body(body), True)  # the exact (not lazy) reading too
+    blurb_text = pytest.importorskip("blurb._utils.text")
+    parsed = blurb_text.textwrap_body(body.split("\n"))
+    assert got == blurb_text.textwrap_body(prefix + parsed, initial_indent="- ", subsequent_indent="  ")
+
+
+def test_simple_entry_takes_the_usual_shapes():
+    assert fast._simple_entry("gh-1: ", "One paragraph\nover two lines.") == "- gh-1: One paragraph over two lines.\n"
+    assert fast._simple_entry("gh-1: ", "First.\n\nSecond\nparagraph.") == "- gh-1: First.\n\n  Second paragraph.\n"
+    assert fast._simple_entry("gh-1: ", "Ends with::\n\n  code") is None  # a literal block follows
+    assert fast._simple_entry("gh-1: ", "Intro.\n\n* item") is None
+    assert fast._simple_entry("gh-1: ", "Two  spaces.") is None
+    assert fast._simple_entry("gh-1: ", "gh-1: prefix by hand.") is None

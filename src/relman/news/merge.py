@@ -44,6 +44,8 @@ _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXE
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 _SMALL = 1 << 16
 _DIR_FD = os.open in os.supports_dir_fd
+_LOWEST_TEXT = str(LOWEST_GH_ISSUE)
+_SPACE_OR_LIST = (" ", *_LIST_START)
 
 
 # ---- one version file --------------------------------------------------------------------
@@ -55,6 +57,37 @@ _CANONICAL = re.compile(r"\.\. date: [^ \n][^\n]*\n\.\. gh-issue: ([1-9][0-9]{4,
                         r"\.\. section: ([^ \n][^\n]*)\n\n(?![\n.#])")
 
 
+def _simple_entry(prefix: str, body: str) -> str | None:
+    """`prefixed_entry_text(prefix, <body read lazily>)` for the usual text, in one step; else None.
+
+    The usual text: paragraphs (split on one blank line) with single spaces, no line starting
+    with a space, none starting like a list item and none but the last ending in `::`. For
+    such text both of blurb's reflows come down to filling each paragraph's words once, which
+    is what this does; anything else returns None for the general rules (`wrap_body`).
+    `prefix` is not empty and `body` has no leading newline and no trailing whitespace.
+    """
+    if "\n\n" not in body:  # one paragraph (most entries)
+        words = body.replace("\n", " ")
+        if "  " in words or words.startswith(_SPACE_OR_LIST) or _FORBIDDEN_START.match(words):
+            return None
+        return "- " + "\n  ".join(fill_line(prefix + words)) + "\n"
+    if "\n\n\n" in body:
+        return None
+    paragraphs = body.split("\n\n")
+    words = paragraphs[0].replace("\n", " ")
+    if "  " in words or words.startswith(_SPACE_OR_LIST) or _FORBIDDEN_START.match(words) \
+            or words.endswith("::"):
+        return None
+    out = ["- " + "\n  ".join(fill_line(prefix + words))]
+    last = len(paragraphs) - 1
+    for index in range(1, last + 1):
+        words = paragraphs[index].replace("\n", " ")
+        if "  " in words or words.startswith(_SPACE_OR_LIST) or (index < last and words.endswith("::")):
+            return None
+        out.append("  " + "\n  ".join(fill_line(words)))
+    return "\n\n".join(out) + "\n"
+
+
 def _version_fast(name: str, text: str) -> list[str] | None:
     """The Misc/NEWS lines for a tidy version file; None when anything is unusual."""
     if not is_plain(text) or text.startswith("..\n") or text.endswith("\n..") or text == "..":
@@ -64,14 +97,30 @@ def _version_fast(name: str, text: str) -> list[str] | None:
     last_section = None
     canonical = _CANONICAL.match
     for chunk in text.split("\n..\n"):
-        chunk = chunk.lstrip("\n")
+        if chunk.startswith("\n"):
+            chunk = chunk.lstrip("\n")
         match = canonical(chunk)
-        if match is not None and int(match[1]) >= LOWEST_GH_ISSUE and match[3] in SECTION_INDEX:
+        if match is not None:
+            issue, release_date, section = match.groups()
+            # (Five digits or more, no leading zero: comparing the text is comparing the numbers.)
+            if (len(issue) == 5 and issue < _LOWEST_TEXT) or (section != last_section
+                                                              and section not in SECTION_INDEX):
+                match = None
+        if match is not None:
             # The usual entry: everything `_valid_quick` and `issue_prefix` would work out is known.
-            section = match[3]
-            prefix = f"gh-{match[1]}: "
-            release_date = match[2]
+            prefix = f"gh-{issue}: "
             body = chunk[match.end():].rstrip()
+            piece = _simple_entry(prefix, body)
+            if piece is not None:
+                if not out:
+                    if release_date is None:
+                        return None
+                    out += version_heading(name, release_date)
+                if section != last_section:
+                    last_section = section
+                    out += [section, "-" * len(section), ""]
+                add(piece)
+                continue
         else:
             if not chunk.startswith(".."):
                 return None
@@ -91,6 +140,7 @@ def _version_fast(name: str, text: str) -> list[str] | None:
             prefix = issue_prefix(metadata)
             release_date = metadata.get("release date")
             body = body.rstrip()
+        # Anything but one single-spaced paragraph: the general rules.
         words = None
         if "\n\n" in body or body.startswith(_LIST_START):
             body = wrap_body(body, plain=True, lazy=True)
@@ -171,16 +221,14 @@ def _fragment_fast(name: str, text: str) -> str | None:
     if not body or body.startswith(("..", "#")):
         return None
     body = body.rstrip()
-    if "\n\n" not in body and not body.startswith(_LIST_START):
-        words = body.strip().replace("\n", " ")
-        if "  " not in words and not words.startswith(_LIST_START):
-            if _FORBIDDEN_START.match(words):
-                return None
-            return "- " + "\n  ".join(fill_line(f"gh-{issue}: {words}")) + "\n"
+    prefix = f"gh-{issue}: "
+    piece = _simple_entry(prefix, body)
+    if piece is not None:
+        return piece
     body = wrap_body(body, plain=True, lazy=True)
     if _FORBIDDEN_START.match(body):
         return None
-    return prefixed_entry_text(f"gh-{issue}: ", body, True)
+    return prefixed_entry_text(prefix, body, True)
 
 
 class _Unusual(Exception):
