@@ -66,6 +66,9 @@ class SigningSettings(_Section):
 
 class BuildSettings(_Section):
     executor: Literal["local", "buildbot"] = "local"
+    buildbot_url: str | None = None            # the master that runs build jobs (executor = "buildbot")
+    buildbot_builder: str = "relman-jobs"
+    drop_dir: str | None = None                # where the master keeps uploaded outputs (remote workers)
     test_command: list[str] = Field(default_factory=lambda: ["make", "test"])
     build_command: list[str] = Field(default_factory=lambda: ["make"])
     docs: bool = True

@@ -147,3 +147,20 @@ def test_rc2_is_released_from_the_maintenance_branch(tmp_path):
     assert subprocess.run(["git", "merge-base", "--is-ancestor", tag, "3.14"], cwd=upstream).returncode == 0
     assert subprocess.run(["git", "merge-base", "--is-ancestor", tag, "main"], cwd=upstream).returncode == 1
     assert summary["steps"]["post.new-branch"] == "skipped"
+
+
+def test_demo_on_buildbot_workers(tmp_path):
+    from relman.ci.buildbot_local import find_buildbot_binary  # noqa: F401  (buildbot is installed)
+    from conftest import require_tool
+
+    require_tool("buildbot", str(Path(sys.executable).with_name("buildbot")))
+    summary = demo(tmp_path / "bb", "--executor", "buildbot")
+    assert summary["status"] == "done" and summary["executor"] == "buildbot"
+    journal = Journal(Path(summary["state_db"]))
+    test_source = journal.steps(summary["run_id"])["build.test-source"].outputs
+    assert test_source["where"].startswith("buildbot: relman-jobs build #")
+    assert (tmp_path / "bb" / "work" / "artifacts" / "Python-3.14.0rc1.tar.xz").is_file()
+    logs = (tmp_path / "bb" / "work" / "logs" / "build-release-files.log").read_text()
+    assert "relman.cli.main artifacts build 3.14.0rc1" in logs
+    leftover = subprocess.run(["pgrep", "-f", str(tmp_path / "bb" / "buildbot")], capture_output=True, text=True)
+    assert leftover.stdout.strip() == "", "the demo's master and workers are stopped"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,7 @@ class DemoOutcome:
             "steps": steps,
             "failed": self.result.failed,
             "paused": [gate for _, gate in self.result.paused],
+            "executor": self.session.settings.build.executor,
             "wall_s": round(self.wall_s, 3),
         }
 
@@ -94,14 +97,32 @@ def run_demo(root: Path, *, version: str | None = None, fresh: bool = False, exe
     # Only endpoints and the rehearsal's own key differ from the sample's committed relman.toml.
     overrides = {"build": {"executor": executor}, "readiness": {"cycle": str(root / "release-cycle.json")},
                  "signing": demo_signing(root)}
-    session = ReleaseSession.open(v.text, root / "cpython", state_dir=root / "state", work_dir=root / "work",
-                                  overrides=overrides)
     policy = ApprovalPolicy(policy=frozenset({"*"}), policy_name=DEMO_POLICY)
-    result = session.run(approvals=policy, observer=observer, as_json=as_json)
+    with build_workers(root, executor) as buildbot:
+        if buildbot is not None:
+            overrides["build"] = {"executor": "buildbot", "buildbot_url": buildbot.url}
+        session = ReleaseSession.open(v.text, root / "cpython", state_dir=root / "state", work_dir=root / "work",
+                                      overrides=overrides)
+        if buildbot is not None:
+            session.resources["executor"] = buildbot.executor(log_dir=root / "work" / "logs")
+        result = session.run(approvals=policy, observer=observer, as_json=as_json)
     already = result.wall_s == 0.0 and result.status == "done"
     report = root / "report.md"
     write_report(session, result.run_id, report)
     return DemoOutcome(result, session, root, already, time.monotonic() - started, report)
+
+
+@contextmanager
+def build_workers(root: Path, executor: str) -> Iterator[Any]:
+    """With `--executor buildbot`, a real Buildbot master and two workers for the rehearsal's build
+    jobs (stopped afterwards, whatever happens); nothing for local processes."""
+    if executor != "buildbot":
+        yield None
+        return
+    from ..ci.buildbot_release import start_release_buildbot
+
+    with start_release_buildbot(root / "buildbot", workers=2) as buildbot:
+        yield buildbot
 
 
 def write_report(session: ReleaseSession, run_id: int, path: Path) -> None:

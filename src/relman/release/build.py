@@ -30,6 +30,12 @@ def _executor(ctx: StepContext) -> Executor:
     return ctx.resources["executor"]
 
 
+def _job_env(ctx: StepContext) -> dict[str, str]:
+    """What every build job is told about the release it builds (Buildbot shows them as properties)."""
+    tag = ctx.dep("source.tag")
+    return {"RELMAN_TAG": str(tag.get("tag", "")), "RELMAN_COMMIT": str(tag.get("commit", ""))}
+
+
 def _run_job(ctx: StepContext, job: BuildJob) -> JobResult:
     def on_event(job_id: str, kind: str, message: str) -> None:
         if kind in ("started", "finished") or message:
@@ -87,7 +93,7 @@ def build_artifacts(ctx: StepContext) -> dict:
     if not release.settings.build.docs:
         argv.append("--no-docs")
     job = BuildJob("build-release-files", tuple(argv), cwd=release.repo, output_dir=out,
-                   outputs=(manifest_path(release).name,), timeout=release.settings.build.timeout_s)
+                   outputs=(manifest_path(release).name,), env=_job_env(ctx), timeout=release.settings.build.timeout_s)
     result = _run_job(ctx, job)
     manifest = _manifest(release)
     if manifest is None:
@@ -111,7 +117,7 @@ def run_test_source(ctx: StepContext) -> dict:
         shutil.rmtree(work)
     argv = (sys.executable, "-m", "relman.artifacts.testsource", str(archive), "--profile",
             release.settings.profile, "--work-dir", str(work))
-    result = _run_job(ctx, BuildJob("test-source", argv, cwd=release.work_dir, output_dir=work,
+    result = _run_job(ctx, BuildJob("test-source", argv, cwd=release.work_dir, output_dir=work, env=_job_env(ctx),
                                     timeout=release.settings.build.timeout_s))
     return {"archive": archive.name, "duration_s": round(result.duration_s, 3), "log": str(result.log_path),
             "where": result.where}

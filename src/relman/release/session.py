@@ -84,9 +84,16 @@ class ReleaseSession:
         """Where build jobs run: local processes, or Buildbot workers."""
         if "executor" in self.resources:
             return self.resources["executor"]
-        if self.settings.build.executor == "buildbot":
-            raise UsageError("the Buildbot executor needs a master: set [build] buildbot_url in relman.toml",
-                             hint="or use `relman demo --executor buildbot`, which starts one")
+        build = self.settings.build
+        if build.executor == "buildbot":
+            if not build.buildbot_url:
+                raise UsageError("the Buildbot executor needs a master: set [build] buildbot_url in relman.toml",
+                                 hint="or use `relman demo --executor buildbot`, which starts one")
+            from ..ci.buildbot_executor import BuildbotExecutor
+
+            return BuildbotExecutor(build.buildbot_url, builder=build.buildbot_builder,
+                                    drop_dir=Path(build.drop_dir) if build.drop_dir else None,
+                                    log_dir=self.work_dir / "logs")
         from ..ci.local import LocalExecutor
 
         return LocalExecutor(log_dir=self.work_dir / "logs")
