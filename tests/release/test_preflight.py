@@ -149,3 +149,9 @@ def test_plan_shows_effects_and_gates_without_acting(sample):
     assert steps["post.push-upstream"]["irreversible"] and steps["post.push-upstream"]["gate"]["id"] == "push-upstream"
     assert steps["post.new-branch"]["applies"] is False
     assert git(sample.repo, "rev-parse", "HEAD") == before and git(sample.repo, "tag", "-l", "v3.14.0rc1") == ""
+
+
+def test_buildbot_executor_needs_a_master(sample):
+    proc = relman("run", "3.14.0rc1", "--repo", str(sample.repo), "--state", str(sample.root / "state"),
+                  "--executor", "buildbot", "--no-input")
+    assert proc.returncode == 2 and "buildbot_url" in proc.stderr and "Traceback" not in proc.stderr

@@ -85,9 +85,13 @@ def plan_command(version: str, repo: str, config_file: str | None, state_dir: st
 @click.option("--accept-changes", is_flag=True, help="Resume even though inputs changed since the run started.")
 @click.option("--no-input", is_flag=True, help="Never prompt; an unapproved gate pauses the run (exit 3).")
 @click.option("--jobs", "-j", default=8, show_default=True, help="Steps run in parallel at most.")
+@click.option("--executor", type=click.Choice(["local", "buildbot"]), default=None,
+              help="Where build jobs run (overrides [build] executor).")
+@click.option("--buildbot-url", default=None, help="The Buildbot master for --executor buildbot.")
 @json_option
 def run_command(version: str, repo: str, config_file: str | None, state_dir: str | None, approve_all: bool, approve: str, fresh: bool,
-                accept_changes: bool, no_input: bool, jobs: int, as_json: bool) -> None:
+                accept_changes: bool, no_input: bool, jobs: int, executor: str | None, buildbot_url: str | None,
+                as_json: bool) -> None:
     """Run the release of VERSION, or resume it where it stopped.
 
     Every step is journaled; running the same command again resumes by step id, never
@@ -99,7 +103,9 @@ def run_command(version: str, repo: str, config_file: str | None, state_dir: str
       relman run 3.14.0rc1 --repo ~/cpython
       relman run 3.14.0rc1 --repo ~/cpython --approve push-fork,push-upstream --no-input
     """
-    session = ReleaseSession.open(version, repo, state_dir=_state(state_dir), config_file=config_file)
+    build = {k: v for k, v in (("executor", executor), ("buildbot_url", buildbot_url)) if v}
+    session = ReleaseSession.open(version, repo, state_dir=_state(state_dir), config_file=config_file,
+                                  overrides={"build": build} if build else None)
     interactive = sys.stdin.isatty() and not no_input and not as_json
     policy = ApprovalPolicy(approve_all=approve_all, approve=frozenset(g.strip() for g in approve.split(",") if g.strip()),
                             policy=frozenset(session.settings.gates.policy),
