@@ -167,7 +167,7 @@ def main() -> None:
 
         def row(label: str, theirs: str, ours: str) -> str:
             spread = f"{min(WALL[ours]):.2f}–{max(WALL[ours]):.2f}"
-            worst = max(WALL[ours]) / min(WALL[theirs])
+            worst = min(WALL[theirs]) / max(WALL[ours])
             return (f"| {label} | {wall[theirs]:.2f} s | {wall[ours]:.2f} s ({spread}) | "
                     f"**{wall[theirs] / wall[ours]:.1f}×** ({worst:.1f}× worst) | {cpu[theirs]:.2f} s | "
                     f"{cpu[ours]:.2f} s | {cpu[theirs] / cpu[ours]:.1f}× |")
@@ -182,8 +182,8 @@ def main() -> None:
             f"{len(expected) / 1e6:.1f} MB of Misc/NEWS; relman's output byte-identical to blurb's in "
             f"every run. Medians of {args.runs} interleaved runs on {cpus} CPUs (load average {load:.1f} "
             "at the end, from other work on the machine). CPU time is user + system of every process "
-            "involved (relman's merge worker included); \"worst\" divides relman's slowest run by "
-            "blurb's fastest.",
+            "involved (relman's merge worker included); \"worst\" is blurb's fastest run over relman's "
+            "slowest.",
             "",
             "| what | blurb wall | relman wall (min–max) | wall speed-up | blurb CPU | relman CPU | "
             "CPU speed-up |",

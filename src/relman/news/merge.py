@@ -344,10 +344,14 @@ def _can_fork() -> bool:
 
 
 def _split(costs: list[int]) -> tuple[list[int], list[int]]:
-    """Share the versions out between two processes, largest first to the less loaded one."""
+    """Share the versions out between two processes, largest first to the less loaded one.
+
+    The worker starts a little behind: it must also send its text back (about a tenth of the
+    time it spent making it) before the parent can finish.
+    """
     mine: list[int] = []
     theirs: list[int] = []
-    load = [0, 0]
+    load = [0, sum(costs) // 20]
     for index in sorted(range(len(costs)), key=lambda i: -costs[i]):
         if load[0] <= load[1]:
             mine.append(index)
@@ -398,6 +402,12 @@ def merge_blocks(news_dir: Path | str, *, next_label: str | None = None,
         return _blocks(news_dir, names, next_label)
     their_names = [names[i] for i in theirs]
     read_end, write_end = os.pipe()
+    try:  # a larger pipe: the text comes back in a few big writes, not a hundred small ones
+        import fcntl
+
+        fcntl.fcntl(write_end, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (ImportError, OSError):
+        pass
     pid = os.fork()
     if pid == 0:  # the worker: render its versions, send them back, leave without clean-up
         status = 1
