@@ -38,7 +38,7 @@ from typing import Any
 from ..errors import RelmanError
 from .buildbot import RETRY, SUCCESS, WARNINGS, Build, BuildbotClient, result_name
 from .buildbot_release import DEFAULT_BUILDER, SCHEDULER
-from .executor import BuildJob, EventCallback, JobResult
+from .executor import BuildJob, EventCallback, JobResult, check_jobs, safe_emitter
 
 TAIL_LINES = 30
 JOB_STEP = "job"                  # the factory's step that runs the command
@@ -124,27 +124,9 @@ class BuildbotExecutor:
 
     # ---- scheduling -------------------------------------------------------------------------
     async def _run_all(self, jobs: Sequence[BuildJob], on_event: EventCallback | None) -> dict[str, JobResult]:
-        def emit(job_id: str, kind: str, message: str) -> None:
-            if on_event is not None:
-                try:
-                    on_event(job_id, kind, message)
-                except Exception:  # noqa: BLE001 - a display callback never stops the build
-                    pass
-
+        emit = safe_emitter(on_event)
         results: dict[str, JobResult] = {}
-        by_id: dict[str, BuildJob] = {}
-        for job in jobs:
-            if job.id in by_id:
-                results[job.id] = self._failed(job.id, f"duplicate job id {job.id!r}")
-                continue
-            by_id[job.id] = job
-        blocked: dict[str, str] = {}
-        for job in by_id.values():
-            unknown = [d for d in job.deps if d not in by_id]
-            if unknown:
-                blocked[job.id] = f"unknown dependency {', '.join(unknown)}"
-        for job_id in _in_cycles({j.id: [d for d in j.deps if d in by_id] for j in by_id.values()}):
-            blocked.setdefault(job_id, "not run: dependency cycle")
+        by_id, blocked = check_jobs(jobs)
 
         done = {job_id: asyncio.Event() for job_id in by_id}
 
@@ -443,23 +425,6 @@ async def _cancel_request(bb: BuildbotClient, request: int) -> None:
         await bb._rpc(f"/buildrequests/{request}", "cancel", {"reason": "relman: no worker took it in time"})
     except RelmanError:
         pass
-
-
-def _in_cycles(graph: Mapping[str, Sequence[str]]) -> set[str]:
-    """Nodes that can never run: on a dependency cycle, or depending on one (Kahn's algorithm)."""
-    waiting = {node: len(set(deps)) for node, deps in graph.items()}
-    users: dict[str, list[str]] = {}
-    for node, deps in graph.items():
-        for dep in set(deps):
-            users.setdefault(dep, []).append(node)
-    ready = [node for node, count in waiting.items() if count == 0]
-    while ready:
-        node = ready.pop()
-        for user in users.get(node, ()):
-            waiting[user] -= 1
-            if waiting[user] == 0:
-                ready.append(user)
-    return {node for node, count in waiting.items() if count > 0}
 
 
 __all__ = ["BuildbotExecutor", "collect_from_drop"]

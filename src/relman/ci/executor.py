@@ -7,7 +7,7 @@ Buildbot workers. Each executor implements `Executor.run`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -47,3 +47,49 @@ class Executor(Protocol):
     def run(self, jobs: Sequence[BuildJob], *, on_event: EventCallback | None = None) -> dict[str, JobResult]:
         """Run the jobs, respecting deps, in parallel where possible; never raise for a failed job."""
         ...
+
+
+def safe_emitter(on_event: EventCallback | None) -> EventCallback:
+    """Wrap a display callback so that it can never stop a build."""
+    def emit(job_id: str, kind: str, message: str) -> None:
+        if on_event is not None:
+            try:
+                on_event(job_id, kind, message)
+            except Exception:  # noqa: BLE001 - a display callback never stops the build
+                pass
+    return emit
+
+
+def check_jobs(jobs: Sequence[BuildJob]) -> tuple[dict[str, BuildJob], dict[str, str]]:
+    """The jobs by id, and why some can never run: a duplicate id, an unknown dependency, a cycle."""
+    by_id: dict[str, BuildJob] = {}
+    blocked: dict[str, str] = {}
+    for job in jobs:
+        if job.id in by_id:
+            blocked[job.id] = f"duplicate job id {job.id!r}"
+            continue
+        by_id[job.id] = job
+    for job in by_id.values():
+        unknown = [d for d in job.deps if d not in by_id]
+        if unknown:
+            blocked.setdefault(job.id, f"unknown dependency {', '.join(unknown)}")
+    for job_id in jobs_in_cycles({j.id: [d for d in j.deps if d in by_id] for j in by_id.values()}):
+        blocked.setdefault(job_id, "not run: dependency cycle")
+    return by_id, blocked
+
+
+def jobs_in_cycles(graph: Mapping[str, Sequence[str]]) -> set[str]:
+    """Nodes that can never run: on a dependency cycle, or depending on one (Kahn's algorithm)."""
+    waiting = {node: len(set(deps)) for node, deps in graph.items()}
+    users: dict[str, list[str]] = {}
+    for node, deps in graph.items():
+        for dep in set(deps):
+            users.setdefault(dep, []).append(node)
+    ready = [node for node, count in waiting.items() if count == 0]
+    while ready:
+        node = ready.pop()
+        for user in users.get(node, ()):
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                ready.append(user)
+    return {node for node, count in waiting.items() if count > 0}

@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .executor import BuildJob, EventCallback, JobResult
+from .executor import BuildJob, EventCallback, JobResult, check_jobs, safe_emitter
 
 TAIL_LINES = 30
 
@@ -44,26 +44,11 @@ class LocalExecutor:
         return folder / f"{job.id}.log"
 
     def run(self, jobs: Sequence[BuildJob], *, on_event: EventCallback | None = None) -> dict[str, JobResult]:
-        def emit(job_id: str, kind: str, message: str) -> None:
-            if on_event is not None:
-                try:
-                    on_event(job_id, kind, message)
-                except Exception:  # noqa: BLE001 - a display callback never stops the build
-                    pass
-
+        emit = safe_emitter(on_event)
         results: dict[str, JobResult] = {}
-        by_id: dict[str, BuildJob] = {}
-        for job in jobs:
-            if job.id in by_id:
-                results[job.id] = JobResult(job.id, False, None, None, [], 0.0,
-                                            error=f"duplicate job id {job.id!r}", where="local")
-                continue
-            by_id[job.id] = job
-        for job in by_id.values():
-            unknown = [d for d in job.deps if d not in by_id]
-            if unknown:
-                results[job.id] = JobResult(job.id, False, None, None, [], 0.0,
-                                            error=f"unknown dependency {', '.join(unknown)}", where="local")
+        by_id, blocked = check_jobs(jobs)
+        for job_id, reason in blocked.items():
+            results[job_id] = JobResult(job_id, False, None, None, [], 0.0, error=reason, where="local")
         running: dict[str, tuple[subprocess.Popen, float, Path, object]] = {}
         lock = threading.Lock()
 
