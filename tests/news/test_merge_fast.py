@@ -118,6 +118,7 @@ UNUSUAL_FRAGMENTS = {
     "next/Library/2025-02-01-00-00-08.bpo-40001.bpoAbc.rst": "An old bpo entry.\n",
     "next/Library/2025-02-01-00-00-09.gh-issue-140009.dirAbc.rst": "Text with\n.. note:: a directive\n",
     "next/C API/2025-02-01-00-00-10.gh-issue-140010.legAbc.rst": "A legacy folder name.\n",
+    "next/C_API/2025-02-01-00-00-10.gh-issue-140010.legAbc.rst": "The same name, modern folder.\n",
     "next/Library/2025-02-01-00-00-11.gh-issue-140011.trlAbc.rst": "Trailing spaces   \nhere.   \n",
     "next/Library/2025-02-01-00-00-12.gh-issue-140012.ldgAbc.rst": "\n\n   Leading blank lines and spaces.\n",
     "next/Library/2025-02-01-00-00-13.gh-issue-140013.lngAbc.rst":

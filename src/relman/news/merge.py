@@ -183,6 +183,10 @@ def _version_block(news_dir: str, name: str, problems: list[Problem]) -> str:
 
 # ---- next/ ---------------------------------------------------------------------------------
 
+def _first(item: tuple[str, str]) -> str:
+    return item[0]
+
+
 def next_fragments(news_dir: str) -> list[tuple[str, list[tuple[str, str]]]]:
     """Per section in order, its fragments as (file name, folder), newest file name first."""
     next_dir = os.path.join(news_dir, NEXT)
@@ -198,7 +202,7 @@ def next_fragments(news_dir: str) -> list[tuple[str, list[tuple[str, str]]]]:
             except (FileNotFoundError, NotADirectoryError):
                 pass
         if names:
-            names.sort(reverse=True)
+            names.sort(key=_first, reverse=True)  # by name only: equal names keep the modern folder first
             found.append((section, names))
     return found
 

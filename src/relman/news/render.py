@@ -143,7 +143,8 @@ def version_block(name: str, entries: list[Entry], next_label: str | None = None
 
 def join_blocks(blocks: Iterable[str]) -> str:
     """Misc/NEWS from the version blocks, newest first: title, blocks, footer (no final newline)."""
-    return "".join([TITLE, *("\n" + block for block in blocks if block), "\n\n", FOOTER])
+    # (One join, no "\n" + block copies: the blocks of a big tree are megabytes.)
+    return "\n".join([TITLE, *(block for block in blocks if block), "", FOOTER])
 
 
 def render_news(versions: Iterable[tuple[str, list[Entry]]], *, next_label: str | None = None) -> str:
