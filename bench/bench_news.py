@@ -15,7 +15,7 @@ relman's modules are byte-compiled first, as `pip install` does for blurb and cl
 environment sets PYTHONDONTWRITEBYTECODE=1, which would otherwise make every `relman` run
 compile its own sources from scratch (about 30 ms) while blurb loads its cached byte code.
 
-Run from the repository root:  .venv/bin/python bench/bench_news.py [--runs 5]
+Run from the repository root:  .venv/bin/python bench/bench_news.py [--runs 7]
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def fresh(path: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
     compileall.compile_dir(ROOT / "src" / "relman", quiet=1)
     work = Path(tempfile.mkdtemp(prefix="bench-news-"))
