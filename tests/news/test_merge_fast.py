@@ -339,3 +339,17 @@ def test_simple_entry_takes_the_usual_shapes():
     assert fast._simple_entry("gh-1: ", "Intro.\n\n* item") is None
     assert fast._simple_entry("gh-1: ", "Two  spaces.") is None
     assert fast._simple_entry("gh-1: ", "gh-1: prefix by hand.") is None
+
+
+def test_a_failed_fork_merges_in_one_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(fast, "PARALLEL_MIN_ENTRIES", 0)
+
+    def no_more_processes():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_more_processes)
+    news = make_tree(tmp_path / "tree", released=2, per_version=10, next_count=10, seed=15, git=False)
+    before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    assert merged(news, jobs=2) == (reference(news), [])
+    if before is not None:
+        assert len(os.listdir("/proc/self/fd")) == before  # the pipe was closed

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -343,8 +344,9 @@ def default_jobs() -> int:
 
 def _can_fork() -> bool:
     # Forking a process that runs other threads can deadlock the child (a lock held by a thread
-    # that does not exist there); such callers get the serial merge.
-    return hasattr(os, "fork") and threading.active_count() == 1
+    # that does not exist there); such callers get the serial merge. Only on Linux: macOS
+    # system frameworks are not fork-safe, and Windows has no fork.
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
 
 
 def _split(costs: list[int]) -> tuple[list[int], list[int]]:
@@ -412,7 +414,12 @@ def merge_blocks(news_dir: Path | str, *, next_label: str | None = None,
         fcntl.fcntl(write_end, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
     except (ImportError, OSError):
         pass
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # no memory or too many processes: do it all here
+        os.close(read_end)
+        os.close(write_end)
+        return _blocks(news_dir, names, next_label)
     if pid == 0:  # the worker: render its versions, send them back, leave without clean-up
         status = 1
         try:
