@@ -288,8 +288,8 @@ def release_command(version: str, release_date: str | None, no_git: bool, news_d
 @click.argument("output", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--version-hint", help="Title the unreleased news with this version instead of 'next'.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help="Processes to use on a large tree (default: $RELMAN_NEWS_JOBS, else up to 2 CPUs). "
-                   "The output is the same whatever it is.")
+              help="Processes to use on a large tree: 1, or 2 and more for one worker (default: "
+                   "$RELMAN_NEWS_JOBS, else 2 when 2 CPUs are usable). The output is the same.")
 @_news_dir_option
 @json_option
 def merge_command(output: Path | None, version_hint: str | None, jobs: int | None, news_dir: Path | None,
