@@ -50,3 +50,17 @@ def test_bad_config_names_what_and_where(tmp_path, text, where):
 
 def test_plain_folder_gets_the_generic_profile(tmp_path):
     assert load_settings(tmp_path).profile == "generic"
+
+
+def test_news_commands_use_the_configured_news_folder(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "relman.toml").write_text('profile = "generic"\n[news]\ndir = "changes"\n')
+    (tmp_path / "changes" / "next" / "Library").mkdir(parents=True)
+    (tmp_path / "sub").mkdir()
+    proc = subprocess.run([sys.executable, "-m", "relman.cli.main", "news", "check", "--json"], cwd=tmp_path / "sub",
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["news_dir"] == str(tmp_path / "changes")

@@ -7,15 +7,14 @@ all: it gets the CPython profile with CPython's conventions.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .configfile import read_repo_config, read_toml
 from .errors import ConfigError
 
-CONFIG_FILE = "relman.toml"
 
 
 class _Section(BaseModel):
@@ -105,23 +104,13 @@ def load_settings(repo: Path, overrides: dict[str, Any] | None = None, *,
                   config_file: Path | None = None) -> Settings:
     """Read relman.toml (or [tool.relman]) from the repository root, layer `config_file` (when
     given) and then `overrides` over it, and validate the result."""
-    data: dict[str, Any] = {}
-    sources = []
-    path = repo / CONFIG_FILE
-    pyproject = repo / "pyproject.toml"
-    if path.is_file():
-        data = _read_toml(path)
-        sources.append(str(path))
-    elif pyproject.is_file():
-        tool = _read_toml(pyproject).get("tool", {}).get("relman")
-        if tool is not None:
-            data = tool
-            sources.append(f"{pyproject} [tool.relman]")
+    data, where = read_repo_config(repo)
+    sources = [where] if where else []
     if config_file is not None:
         extra = Path(config_file)
         if not extra.is_file():
             raise ConfigError("no such configuration file", where=str(extra))
-        data = _deep_merge(data, _read_toml(extra))
+        data = _deep_merge(data, read_toml(extra))
         sources.append(str(extra))
     if "profile" not in data and not is_cpython_checkout(repo):
         data["profile"] = "generic"
@@ -132,15 +121,6 @@ def load_settings(repo: Path, overrides: dict[str, Any] | None = None, *,
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         raise ConfigError(f"invalid configuration: {problems}", where=" + ".join(sources) or "defaults",
                           hint="see docs/configuration.md for every setting") from None
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"not valid TOML: {error}", where=str(path)) from None
-    except OSError as error:
-        raise ConfigError(f"cannot read: {error.strerror}", where=str(path)) from None
 
 
 def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

@@ -46,7 +46,13 @@ def _news_dir_option(func):
 
 
 def _resolve(news_dir: Path | None) -> Path:
-    return require_news_dir(news_dir) if news_dir is not None else find_news_dir()
+    """--news-dir, else the folder relman.toml names ([news] dir), else Misc/NEWS.d found upwards."""
+    if news_dir is not None:
+        return require_news_dir(news_dir)
+    from ..configfile import configured_news_dir
+
+    configured = configured_news_dir(Path.cwd())
+    return require_news_dir(configured) if configured is not None else find_news_dir()
 
 
 def _show(path: Path | str) -> str:
