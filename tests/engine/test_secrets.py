@@ -43,3 +43,31 @@ def test_secrets_never_reach_the_journal_or_output(tmp_path, monkeypatch):
 def test_short_or_empty_values_are_not_masked():
     redact = Redactor([], environ={"API_KEY": "", "SOME_TOKEN": "ab", "OTHER": "visible-value"})
     assert redact("ab visible-value") == "ab visible-value"
+
+
+def test_build_job_logs_are_redacted(tmp_path, monkeypatch):
+    import queue
+
+    import pytest
+
+    from relman.ci.executor import BuildJob
+    from relman.ci.local import LocalExecutor
+    from relman.engine.step import StepContext
+    from relman.release.build import _run_job
+
+    monkeypatch.setenv("UPLOAD_TOKEN", TOKEN)
+    redact = Redactor([])
+    step = Step("build.x", "x", lambda ctx: {})
+    ctx = StepContext(step=step, params={}, dep_outputs={}, resources={"executor": LocalExecutor(log_dir=tmp_path),
+                                                                        "redact": redact},
+                      approved_gates=frozenset(), _events=queue.Queue())
+    ok = BuildJob("leaky", ("sh", "-c", 'echo "uploading with $UPLOAD_TOKEN"'), cwd=tmp_path, output_dir=tmp_path)
+    _run_job(ctx, ok)
+    log = (tmp_path / "leaky.log").read_text()
+    assert "uploading with ***" in log and TOKEN not in log
+    bad = BuildJob("fails", ("sh", "-c", 'echo "token $UPLOAD_TOKEN rejected"; exit 3'), cwd=tmp_path,
+                   output_dir=tmp_path)
+    with pytest.raises(StepFailed) as info:
+        _run_job(ctx, bad)
+    assert TOKEN not in str(info.value) and "token *** rejected" in str(info.value)
+    assert TOKEN not in (tmp_path / "fails.log").read_text()

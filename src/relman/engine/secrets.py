@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 
 SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|API_?KEY|AUTH_INFO|CREDENTIAL|PRIVATE_KEY", re.I)
 MASK = "***"
@@ -40,3 +41,16 @@ class Redactor:
             if value in text:
                 text = text.replace(value, MASK)
         return text
+
+
+def redact_file(path: Path, redact: Callable[[str], str]) -> bool:
+    """Mask secrets in a log file written by another process; True when something was masked."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return False
+    masked = redact(text)
+    if masked == text:
+        return False
+    path.write_text(masked)
+    return True

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..artifacts.manifest import SOURCE, expected_files, get_profile
 from ..artifacts.release_manifest import load_release_manifest, manifest_spec
 from ..ci.executor import BuildJob, Executor, JobResult
+from ..engine.secrets import redact_file
 from ..engine.step import LOCAL, Effect, Step, StepContext
 from ..errors import CheckFailed, StepFailed
 from .context import Release, release_of
@@ -42,9 +43,12 @@ def _run_job(ctx: StepContext, job: BuildJob) -> JobResult:
             ctx.log(f"{job_id} {kind}" + (f": {message}" if message else ""))
 
     result = _executor(ctx).run([job], on_event=on_event)[job.id]
+    redact = ctx.resources.get("redact", lambda text: text)
+    if result.log_path is not None:
+        redact_file(Path(result.log_path), redact)  # job logs never keep secrets either
     if not result.ok:
         raise StepFailed(f"build job {job.id} failed on {result.where or _executor(ctx).name}:\n"
-                         f"{result.error or ''}".rstrip(),
+                         f"{redact(result.error or '')}".rstrip(),
                          hint=f"full log: {result.log_path}; fix the cause and run again to resume")
     return result
 

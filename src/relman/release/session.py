@@ -112,7 +112,7 @@ class ReleaseSession:
             try:
                 release = Release(self.version, self.repo, self.settings, Git(self.repo), self.work_dir)
                 resources = {"release": release, "state_dir": self.state_dir, "release_cycle": self.release_cycle(),
-                             **self.resources, "executor": self.executor()}
+                             "redact": redact, **self.resources, "executor": self.executor()}
                 runner = Runner(journal, plan, key=self.key, resources=resources,
                                 approvals=approvals, observer=observer, max_parallel=max_parallel, redact=redact)
                 latest = journal.latest_run(self.key)
