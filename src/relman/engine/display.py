@@ -87,7 +87,11 @@ class LiveDisplay(Observer):
         table.add_column()
         table.add_column(style="dim")
         now = time.monotonic()
-        for sid, step in (self.plan.steps.items() if self.plan else []):
+        phase = None
+        for sid, step in grouped_by_phase(self.plan):
+            if step.phase != phase:
+                phase = step.phase
+                table.add_row("", Text(phase, style="bold underline"), "")
             st = self.status.get(sid, PENDING)
             if st == RUNNING:
                 timing = f"{now - self.started.get(sid, now):.1f} s"
@@ -144,6 +148,17 @@ class LiveDisplay(Observer):
         if self.live:
             self.live.stop()
         self.console.print(summary_line(result))
+
+
+def grouped_by_phase(plan: Plan | None) -> list[tuple[str, Step]]:
+    """The plan's steps, phases in order of first appearance, steps in plan order within each."""
+    if plan is None:
+        return []
+    order: dict[str, int] = {}
+    for step in plan.steps.values():
+        order.setdefault(step.phase, len(order))
+    items = list(plan.steps.items())
+    return sorted(items, key=lambda item: order[item[1].phase])  # stable: plan order within a phase
 
 
 def ask_gate(gate: Gate, step: Step, detail: str, console: Console) -> bool | None:
