@@ -155,3 +155,20 @@ def test_buildbot_executor_needs_a_master(sample):
     proc = relman("run", "3.14.0rc1", "--repo", str(sample.repo), "--state", str(sample.root / "state"),
                   "--executor", "buildbot", "--no-input")
     assert proc.returncode == 2 and "buildbot_url" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_changed_inputs_on_resume_are_shown_and_refused(sample):
+    first = run(sample)
+    assert first.returncode == 3  # paused at push-fork
+    changed = sample.root / "changed.toml"
+    changed.write_text(f'[remotes]\nfork = "{sample.fork}"\n[signing]\nallow_unsigned = true\n')
+    base = ["run", "3.14.0rc1", "--repo", str(sample.repo), "--config", str(changed), "--state",
+            str(sample.root / "state"), "--no-input"]
+    refused = relman(*base)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "inputs changed" in refused.stderr and "fork" in refused.stderr and "--accept-changes" in refused.stderr
+    accepted = relman(*base, "--accept-changes", "--approve", "push-fork,push-upstream", "--json")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert json.loads(accepted.stdout)["run_id"] == json.loads(first.stdout)["run_id"]
+    events = json.loads(relman("show", "1", "--json", "--state", str(sample.root / "state")).stdout)
+    assert events["chain_ok"]
