@@ -25,7 +25,6 @@ builder, a failed command, a timeout or a missing output each become a `JobResul
 from __future__ import annotations
 
 import asyncio
-import glob
 import json
 import re
 import shutil
@@ -38,7 +37,7 @@ from typing import Any
 from ..errors import RelmanError
 from .buildbot import RETRY, SUCCESS, WARNINGS, Build, BuildbotClient, result_name
 from .buildbot_release import DEFAULT_BUILDER, SCHEDULER
-from .executor import BuildJob, EventCallback, JobResult, check_jobs, safe_emitter
+from .executor import BuildJob, EventCallback, JobResult, check_jobs, collect_outputs, safe_emitter
 
 TAIL_LINES = 30
 JOB_STEP = "job"                  # the factory's step that runs the command
@@ -204,7 +203,7 @@ class BuildbotExecutor:
             return JobResult(job.id, False, returncode, log_path, [], elapsed, error=_with_tail(what, tail),
                              where=where)
         copied = self._collect(job, builder, build)
-        outputs, missing = _outputs(job)
+        outputs, missing = collect_outputs(job)
         if missing:
             return JobResult(job.id, False, returncode, log_path, outputs, elapsed,
                              error=f"finished but produced no {', '.join(missing)} in {job.output_dir}",
@@ -376,18 +375,6 @@ def collect_from_drop(drop: Path, output_dir: Path) -> list[Path]:
 
 def _with_tail(message: str, tail: str) -> str:
     return f"{message}\n{tail}" if tail.strip() else message
-
-
-def _outputs(job: BuildJob) -> tuple[list[Path], list[str]]:
-    outputs: list[Path] = []
-    missing: list[str] = []
-    for pattern in job.outputs:
-        found = sorted(Path(p) for p in glob.glob(str(job.output_dir / pattern)))
-        if found:
-            outputs.extend(found)
-        else:
-            missing.append(pattern)
-    return outputs, missing
 
 
 async def _log_text(bb: BuildbotClient, log: Mapping[str, Any]) -> tuple[str, str]:

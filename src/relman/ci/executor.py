@@ -7,6 +7,7 @@ Buildbot workers. Each executor implements `Executor.run`.
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,3 +94,16 @@ def jobs_in_cycles(graph: Mapping[str, Sequence[str]]) -> set[str]:
             if waiting[user] == 0:
                 ready.append(user)
     return {node for node, count in waiting.items() if count > 0}
+
+
+def collect_outputs(job: BuildJob) -> tuple[list[Path], list[str]]:
+    """The files the job's output patterns match, and the patterns that matched nothing."""
+    outputs: list[Path] = []
+    missing: list[str] = []
+    for pattern in job.outputs:
+        found = sorted(Path(p) for p in glob.glob(str(job.output_dir / pattern)))
+        if found:
+            outputs.extend(found)
+        else:
+            missing.append(pattern)
+    return outputs, missing

@@ -9,7 +9,6 @@ failed job: every job gets a `JobResult`.
 
 from __future__ import annotations
 
-import glob
 import os
 import signal
 import subprocess
@@ -18,7 +17,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .executor import BuildJob, EventCallback, JobResult, check_jobs, safe_emitter
+from .executor import BuildJob, EventCallback, JobResult, check_jobs, collect_outputs, safe_emitter
 
 TAIL_LINES = 30
 
@@ -143,14 +142,7 @@ class LocalExecutor:
     @staticmethod
     def _result(job: BuildJob, proc: subprocess.Popen, code: int, log_path: Path, elapsed: float) -> JobResult:
         where = f"local pid {proc.pid}"
-        outputs: list[Path] = []
-        missing = []
-        for pattern in job.outputs:
-            found = sorted(Path(p) for p in glob.glob(str(job.output_dir / pattern)))
-            if found:
-                outputs.extend(found)
-            else:
-                missing.append(pattern)
+        outputs, missing = collect_outputs(job)
         if code != 0:
             return JobResult(job.id, False, code, log_path, outputs, elapsed,
                              error=f"exited {code}\n{_tail(log_path)}", where=where)
