@@ -20,7 +20,6 @@ Run from the repository root: .venv/bin/python bench/bench_readiness.py
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import sqlite3

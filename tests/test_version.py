@@ -9,7 +9,6 @@ import sys
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from packaging.version import Version as Pep440
 
 from relman.errors import VersionError
 from relman.version import Version, check_transition, valid_next_versions, versions_from_tags

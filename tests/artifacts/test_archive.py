@@ -20,7 +20,7 @@ from relman.artifacts.archive import (build_source_archives, check_reproducible,
 from relman.artifacts.manifest import DEMO
 from relman.errors import CheckFailed, UsageError
 
-from .conftest import fake_news, make_repo, sample_files
+from .conftest import fake_news, make_repo
 
 EPOCH = 1791374400  # 2026-10-07T12:00:00Z, the fixture commit date
 

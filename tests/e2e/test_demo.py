@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -150,7 +149,6 @@ def test_rc2_is_released_from_the_maintenance_branch(tmp_path):
 
 
 def test_demo_on_buildbot_workers(tmp_path):
-    from relman.ci.buildbot_local import find_buildbot_binary  # noqa: F401  (buildbot is installed)
     from conftest import require_tool
 
     require_tool("buildbot", str(Path(sys.executable).with_name("buildbot")))

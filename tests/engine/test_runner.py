@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from relman.engine import ApprovalPolicy, Gate, GateRequired, Journal, Plan, Retry, Runner, Step, run_lock
+from relman.engine import ApprovalPolicy, Gate, Journal, Plan, Retry, Runner, Step, run_lock
 from relman.engine.runner import refuse_drift
 from relman.errors import LockHeld, StepFailed, TransientError
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
 
 from relman.demo.sample import create_sample_project
 from relman.engine.runner import ApprovalPolicy, Observer

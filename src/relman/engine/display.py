@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Mapping
 from typing import IO
 
 from rich.console import Console, Group
@@ -203,10 +202,3 @@ def choose_display(as_json: bool, interactive: bool) -> Observer:
     if sys.stdout.isatty():
         return LiveDisplay()
     return PromptingPlainDisplay() if interactive else PlainDisplay()
-
-
-def status_counts(statuses: Mapping[str, str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for st in statuses.values():
-        counts[st] = counts.get(st, 0) + 1
-    return counts

@@ -12,7 +12,6 @@ from __future__ import annotations
 import getpass
 import os
 import queue
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor

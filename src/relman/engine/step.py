@@ -78,7 +78,6 @@ class Step:
     inputs: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None  # extra fingerprinted inputs
     timeout_s: float | None = None
     retry: Retry | None = None
-    weight: float = 1.0               # expected relative duration, for display and critical path
 
     def applies(self, params: Mapping[str, Any]) -> bool:
         return self.condition is None or bool(self.condition(params))

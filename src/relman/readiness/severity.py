@@ -44,7 +44,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..ci.buildbot import FAILURE, SUCCESS, WARNINGS, Build, Builder, result_name
+from ..ci.buildbot import FAILURE, SUCCESS, WARNINGS, Build, Builder
 
 INTERESTING = (SUCCESS, WARNINGS, FAILURE)
 DEFAULT_IDLE_AFTER = timedelta(days=14)
@@ -244,7 +244,7 @@ def judge_builder(record: BuilderRecord, *, now: datetime, idle_after: timedelta
     problems: list[Problem] = []
     passed_over = [b for b in record.builds if b.complete and b.results not in INTERESTING
                    and (b.complete_at or 0) >= (latest.complete_at or 0)]
-    skip_note = (f"newer build(s) passed over: " + ", ".join(f"#{b.number} {b.result_name}" for b in passed_over)
+    skip_note = ("newer build(s) passed over: " + ", ".join(f"#{b.number} {b.result_name}" for b in passed_over)
                  ) if passed_over else None
     age = _age(latest, now)
     if idle_after is not None and age is not None and age > idle_after:

@@ -171,12 +171,12 @@ def build_steps() -> list[Step]:
                   uses=("version", "executor"))
     return [
         Step("build.artifacts", "build the release files from the tag (archives, SBOMs, docs, signatures, manifest)",
-             build_artifacts, deps=("source.tag",), probe=artifacts_probe, timeout_s=7200, weight=10,
+             build_artifacts, deps=("source.tag",), probe=artifacts_probe, timeout_s=7200,
              effects=(Effect(LOCAL, "writes the release files into the run's artifacts folder"),), **common),
         Step("build.test-source", "unpack the source archive, build it and run its tests", run_test_source,
-             deps=("build.artifacts",), timeout_s=7200, weight=5, **common),
+             deps=("build.artifacts",), timeout_s=7200, **common),
         Step("build.reproducible", "reproducibility gate: a second build gives identical archives",
-             check_reproducible, deps=("build.artifacts",), timeout_s=7200, weight=5, **common),
+             check_reproducible, deps=("build.artifacts",), timeout_s=7200, **common),
         Step("build.verify", "verify the built release: sizes, digests, signatures, SBOMs", verify_built,
              deps=("build.artifacts",), timeout_s=600, **common),
     ]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..config import Settings
 from ..engine.step import StepContext
@@ -81,16 +80,3 @@ class Release:
 
 def release_of(ctx: StepContext) -> Release:
     return ctx.resources["release"]
-
-
-def release_params(version: Version, repo: Path, settings: Settings, work_dir: Path,
-                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The run's parameters: what identifies it and what its steps are fingerprinted on."""
-    return {
-        "version": version.text,
-        "repo": str(repo),
-        "work_dir": str(work_dir),
-        "profile": settings.profile,
-        "settings": settings.dump(),
-        **(extra or {}),
-    }
