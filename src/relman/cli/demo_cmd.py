@@ -41,6 +41,12 @@ def demo_command(directory: str, version: str | None, executor: str, fresh: bool
     else:
         click.echo(f"\njournal:   {summary['state_db']}\nrepo:      {summary['repo']}\n"
                    f"artifacts: {summary['artifacts_dir']}\ndiary:     {summary['report']}")
+        if summary["status"] == "done":
+            gnupg = outcome.root / "gnupg"
+            keyring = f" --gnupghome {gnupg}" if gnupg.is_dir() else " --allow-unsigned"
+            click.echo(f"\nnext: relman verify {summary['artifacts_dir']}{keyring}\n"
+                       f"      relman show {summary['run_id']} --state {outcome.root / 'state'}\n"
+                       f"      git -C {outcome.root / 'upstream.git'} log --oneline --graph --all | head")
     sys.exit(outcome.result.exit_code)
 
 
