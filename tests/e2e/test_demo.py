@@ -53,7 +53,9 @@ def test_demo_twice_in_fresh_directories(tmp_path):
         readme = git(upstream, "show", "3.14:README.rst").splitlines()[0]
         assert readme == "This is Python version 3.14.0 release candidate 1+"
         assert "versionadded:: next" not in git(upstream, "show", "v3.14.0rc1:Doc/library/sample.rst")
-        assert Path(summary["report"]).read_text().startswith("# Release diary: 3.14.0rc1")
+        diary = Path(summary["report"]).read_text()
+        assert diary.startswith("# Release diary: 3.14.0rc1")
+        assert "## Artifacts" in diary and "`Python-3.14.0rc1.tar.xz`" in diary and "Signed: yes." in diary
         artifacts = Path(summary["artifacts_dir"])
         names = {p.name for p in artifacts.iterdir()}
         assert {"Python-3.14.0rc1.tgz", "Python-3.14.0rc1.tar.xz", "Python-3.14.0rc1.tgz.spdx.json", "SHA256SUMS",

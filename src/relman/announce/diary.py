@@ -51,6 +51,20 @@ def diary_markdown(journal: Journal, run_id: int) -> str:
         for a in data["approvals"]:
             lines.append(f"- `{a['gate']}` {a['decision']} by {a['who']} ({a['how']}) at {_clock(a['at'])} UTC"
                          + (f": {a['note']}" if a["note"] else ""))
+    by_id = {s["id"]: s for s in data["steps"]}
+    verdict = ((by_id.get("preflight.readiness") or {}).get("outputs") or {}).get("verdict")
+    if verdict:
+        featured = verdict.get("featured_problem") or {}
+        lines += ["", "## Readiness", "",
+                  f"Branch {verdict['branch']}: **{verdict['verdict']}**"
+                  + (f" — {featured.get('description')}" if featured else "")]
+    built = (by_id.get("build.artifacts") or {}).get("outputs") or {}
+    if built.get("files"):
+        lines += ["", "## Artifacts", "", "| file | size | sha256 |", "|---|---|---|"]
+        for f in built["files"]:
+            lines.append(f"| `{f['name']}` | {f['size']:,} | `{f['sha256'][:16]}…` |")
+        lines.append("")
+        lines.append("Signed: " + ("no (unsigned rehearsal)" if built.get("unsigned") else "yes") + ".")
     retried = [a for a in data["attempts"] if a["outcome"] in ("retry", "failed", "timeout", "interrupted")]
     if retried:
         lines += ["", "## Incidents", ""]
