@@ -107,21 +107,12 @@ def _version_fast(name: str, text: str) -> list[str] | None:
             if (len(issue) == 5 and issue < _LOWEST_TEXT) or (section != last_section
                                                               and section not in SECTION_INDEX):
                 match = None
+        piece = None
         if match is not None:
             # The usual entry: everything `_valid_quick` and `issue_prefix` would work out is known.
             prefix = f"gh-{issue}: "
             body = chunk[match.end():].rstrip()
             piece = _simple_entry(prefix, body)
-            if piece is not None:
-                if not out:
-                    if release_date is None:
-                        return None
-                    out += version_heading(name, release_date)
-                if section != last_section:
-                    last_section = section
-                    out += [section, "-" * len(section), ""]
-                add(piece)
-                continue
         else:
             if not chunk.startswith(".."):
                 return None
@@ -141,19 +132,24 @@ def _version_fast(name: str, text: str) -> list[str] | None:
             prefix = issue_prefix(metadata)
             release_date = metadata.get("release date")
             body = body.rstrip()
-        # Anything but one single-spaced paragraph: the general rules.
-        words = None
-        if "\n\n" in body or body.startswith(_LIST_START):
-            body = wrap_body(body, plain=True, lazy=True)
-        else:
-            words = body.strip().replace("\n", " ")
-            if "  " in words or words.startswith(_LIST_START):
+        if piece is None:
+            # Anything but one single-spaced paragraph: the general rules.
+            words = None
+            if "\n\n" in body or body.startswith(_LIST_START):
                 body = wrap_body(body, plain=True, lazy=True)
-                words = None
             else:
-                body = words
-        if _FORBIDDEN_START.match(body):
-            return None
+                words = body.strip().replace("\n", " ")
+                if "  " in words or words.startswith(_LIST_START):
+                    body = wrap_body(body, plain=True, lazy=True)
+                    words = None
+                else:
+                    body = words
+            if _FORBIDDEN_START.match(body):
+                return None
+            if words is not None and prefix:
+                piece = "- " + "\n  ".join(fill_line(prefix + words)) + "\n"
+            else:
+                piece = prefixed_entry_text(prefix, body if words is None else words + "\n", True)
         if not out:
             if release_date is None:
                 return None
@@ -161,10 +157,7 @@ def _version_fast(name: str, text: str) -> list[str] | None:
         if section != last_section:
             last_section = section
             out += [section, "-" * len(section), ""]
-        if words is not None and prefix:
-            add("- " + "\n  ".join(fill_line(prefix + words)) + "\n")
-        else:
-            add(prefixed_entry_text(prefix, body if words is None else words + "\n", True))
+        add(piece)
     return out
 
 
