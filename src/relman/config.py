@@ -42,6 +42,9 @@ class Gates(_Section):
 
 class NewsSettings(_Section):
     dir: str = "Misc/NEWS.d"
+    # The blurb version whose sections (and their order) release and merge follow:
+    # "2.3.0" (17 sections) or an earlier one such as "2.2.0" (11 sections).
+    blurb_version: str = "2.3.0"
 
 
 class ReadinessSettings(_Section):

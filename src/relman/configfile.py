@@ -46,3 +46,13 @@ def configured_news_dir(start: Path) -> Path | None:
             news = data.get("news", {}).get("dir")
             return folder / news if news else None
     return None
+
+
+def configured_news_setting(start: Path, key: str) -> Any:
+    """A `[news]` setting (e.g. `blurb_version`) of the configuration found from `start` upwards, or None."""
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        data, where = read_repo_config(folder)
+        if where is not None:
+            return data.get("news", {}).get(key)
+    return None

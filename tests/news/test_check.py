@@ -134,4 +134,5 @@ def test_cli_check_prints_file_line_message_and_exits_2(news, monkeypatch):
 def test_cli_check_clean_tree_exits_0(news):
     result = CliRunner().invoke(cli, ["news", "check", "--news-dir", str(news), "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"news_dir": str(news), "ok": True, "versions": 2, "problems": []}
+    assert json.loads(result.stdout) == {"news_dir": str(news), "ok": True, "versions": 2, "problems": [],
+                                             "warnings": []}

@@ -55,6 +55,18 @@ def _resolve(news_dir: Path | None) -> Path:
     return require_news_dir(configured) if configured is not None else find_news_dir()
 
 
+def _sections() -> tuple[str, ...]:
+    """The sections of the blurb version relman.toml names (`[news] blurb_version`; default 2.3.0)."""
+    from ..configfile import configured_news_setting
+
+    wanted = configured_news_setting(Path.cwd(), "blurb_version")
+    try:
+        return sections.sections_for(wanted)
+    except ValueError as error:
+        raise UsageError(str(error), where="relman.toml [news] blurb_version",
+                         hint='for example blurb_version = "2.3.0"') from None
+
+
 def _show(path: Path | str) -> str:
     """A path as people like to read it: relative to the current directory when inside it."""
     try:
@@ -226,12 +238,16 @@ def check_command(news_dir: Path | None, as_json: bool) -> None:
       relman news check --news-dir ~/cpython/Misc/NEWS.d --json
     """
     folder = _resolve(news_dir)
-    problems = api.check_news(folder)
+    warnings: list = []
+    problems = api.check_news(folder, sections=_sections(), warnings=warnings)
     versions = [name for name in version_names(folder) if name != "next"]
     if as_json:
         emit_json({"news_dir": str(folder), "ok": not problems, "versions": len(versions),
-                   "problems": [p.as_dict() for p in problems]})
+                   "problems": [p.as_dict() for p in problems], "warnings": [w.as_dict() for w in warnings]})
     else:
+        for warning in warnings:
+            click.secho(f"warning: {_show(warning.path)}:{warning.line}: {warning.message}", fg="yellow",
+                        err=True)
         for problem in problems:
             click.echo(f"{_show(problem.path)}:{problem.line}: {problem.message}")
         if problems:
@@ -266,7 +282,7 @@ def release_command(version: str, release_date: str | None, no_git: bool, news_d
       relman news release 3.14.0rc1 --date 2025-07-22 --json
     """
     folder = _resolve(news_dir)
-    result = api.release(folder, version, date=release_date)
+    result = api.release(folder, version, date=release_date, sections=_sections())
     staged = False
     if not no_git:
         git = _git_for(folder)
@@ -317,7 +333,7 @@ def merge_command(output: Path | None, version_hint: str | None, jobs: int | Non
     """
     folder = _resolve(news_dir)
     target = output if output is not None else folder.parent / "NEWS"
-    text, warnings = api.merge_text(folder, version_hint=version_hint, jobs=jobs)
+    text, warnings = api.merge_text(folder, version_hint=version_hint, jobs=jobs, sections=_sections())
     written = api.write_if_changed(target, text)
     for warning in warnings:
         click.secho(f"warning: {_show(warning.path)}:{warning.line}: {warning.message}", fg="yellow", err=True)

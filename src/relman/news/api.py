@@ -48,19 +48,22 @@ class ReleaseResult:
 
 # ---- check ---------------------------------------------------------------------------------
 
-def stray_problems(news_dir: Path) -> list[Problem]:
+def stray_problems(news_dir: Path, sections: tuple[str, ...] = SECTIONS) -> list[Problem]:
     """Files under `next/` that blurb would skip without a word, each with what to do."""
     next_dir = news_dir / NEXT
     problems = []
-    for path in stray_files(news_dir):
+    for path in stray_files(news_dir, sections):
         rel = path.relative_to(next_dir)
         if len(rel.parts) == 1:
             message = ("file directly in next/ is never merged or released; fragments go in "
                        "next/<Section folder>/ (for example next/Library/)")
-        elif section_of_folder(rel.parts[0]) is None:
+        elif section_of_folder(rel.parts[0], sections) is None:
             message = (f"fragment in unknown section folder {rel.parts[0]!r} is never merged or released; "
-                       f"move it to one of: {', '.join(folder_name(s) for s in SECTIONS)}")
-            guess = _guess_section(rel.parts[0])
+                       f"move it to one of: {', '.join(folder_name(s) for s in sections)}")
+            if sections is not SECTIONS and section_of_folder(rel.parts[0]) is not None:
+                message += (" (the configured blurb version has no such section: "
+                            "news.blurb_version in relman.toml)")
+            guess = _guess_section(rel.parts[0]) if sections is SECTIONS else None
             if guess:
                 message += f" (did you mean {folder_name(guess)!r}?)"
         elif len(rel.parts) > 2:
@@ -82,47 +85,73 @@ def _guess_section(folder: str) -> str | None:
         return names[close[0]] if close else None
 
 
-def check_news(news_dir: Path) -> list[Problem]:
+def check_news(news_dir: Path, *, sections: tuple[str, ...] = SECTIONS,
+               warnings: list[Problem] | None = None) -> list[Problem]:
     """Validate every fragment and every version file; return every problem (empty when all is well).
 
     Beyond what blurb checks, this reports files blurb would silently skip (unknown section
-    folders, loose or non-.rst files under next/) and malformed dates in fragment file names.
+    folders, loose or non-.rst files under next/) and files starting with a UTF-8 byte order
+    mark (blurb keeps it: an invisible character in Misc/NEWS). Historical fragment names that
+    blurb accepts (`0074.bpo-28138.pNdv64.rst`, `2017-09-18.bpo-31507.dgs67n.rst`: a date that
+    is not YYYY-MM-DD-HH-MM-SS) are not problems; they go to `warnings` when it is given.
     """
     news_dir = require_news_dir(news_dir)
     problems: list[Problem] = []
-    for name in version_names(news_dir):
+    names = version_names(news_dir)
+    for name in names:
         if name != NEXT:
-            load_version(news_dir / f"{name}.rst", problems)
-    for fragment in list_fragments(news_dir):
+            path = news_dir / f"{name}.rst"
+            _check_bom(path, problems)
+            load_version(path, problems)
+    for fragment in list_fragments(news_dir, sections):
         parsed = parse_fragment_name(os.path.basename(fragment.path))
         date = parsed.metadata.get("date")
-        if date is not None and not _FILENAME_DATE.fullmatch(date):
-            problems.append(Problem(Path(fragment.path), 1, f"the date {date!r} in the file name is not "
-                                                      "YYYY-MM-DD-HH-MM-SS"))
+        if date is not None and not _FILENAME_DATE.fullmatch(date) and warnings is not None:
+            warnings.append(Problem(Path(fragment.path), 1, f"the date {date!r} in the file name is not "
+                                    "YYYY-MM-DD-HH-MM-SS (a historical name blurb accepts; new fragments "
+                                    "carry the full date)"))
         if not parsed.problems and not parsed.metadata.get("nonce"):
             problems.append(Problem(Path(fragment.path), 1, "the nonce in the file name is empty"))
+        _check_bom(Path(fragment.path), problems)
         load_fragment(fragment, problems)
-    problems.extend(stray_problems(news_dir))
+    problems.extend(stray_problems(news_dir, sections))
+    if warnings is not None:
+        warnings.sort()
     return sorted(set(problems))
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _check_bom(path: Path, problems: list[Problem]) -> None:
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(3)
+    except OSError:
+        return
+    if start == _BOM:
+        problems.append(Problem(path, 1, "the file starts with a UTF-8 byte order mark (BOM), which blurb "
+                                         "keeps as an invisible character in Misc/NEWS: save it as UTF-8 "
+                                         "without a BOM"))
 
 
 # ---- merge ---------------------------------------------------------------------------------
 
-def merge_text(news_dir: Path, *, version_hint: str | None = None,
-               jobs: int | None = None) -> tuple[str, list[Problem]]:
+def merge_text(news_dir: Path, *, version_hint: str | None = None, jobs: int | None = None,
+               sections: tuple[str, ...] = SECTIONS) -> tuple[str, list[Problem]]:
     """The merged Misc/NEWS text and the stray files found (warnings). Raises NewsError on problems.
 
     `jobs` caps the processes used on a large tree (default: `RELMAN_NEWS_JOBS` or up to 2 CPUs);
     the text is the same whatever it is (see `relman.news.merge`).
     """
     news_dir = require_news_dir(news_dir)
-    blocks, problems = merge_blocks(news_dir, next_label=version_hint, jobs=jobs)
+    blocks, problems = merge_blocks(news_dir, next_label=version_hint, jobs=jobs, sections=sections)
     if problems:
         raise NewsError(problems, action="merge")
     if not blocks:
         raise UsageError(f"nothing to merge in {news_dir}: no version files and no next/ folder",
                          hint="write a fragment with `relman news add` first")
-    return join_blocks(blocks), stray_problems(news_dir)
+    return join_blocks(blocks), stray_problems(news_dir, sections)
 
 
 def write_if_changed(path: Path, text: str) -> bool:
@@ -137,7 +166,7 @@ def write_if_changed(path: Path, text: str) -> bool:
 
 
 def merge_news(news_dir: Path, output: Path | None = None, *, version_hint: str | None = None,
-               jobs: int | None = None) -> str:
+               jobs: int | None = None, sections: tuple[str, ...] = SECTIONS) -> str:
     """Merge every version file and the `next/` fragments into one Misc/NEWS text.
 
     Byte-identical to `blurb merge` (which also has no final newline). When `output` is given the
@@ -146,7 +175,7 @@ def merge_news(news_dir: Path, output: Path | None = None, *, version_hint: str 
     "next". Raises NewsError listing every problem when any file is malformed. `jobs` caps the
     processes used on a large tree (1: this one only); it never changes the result.
     """
-    text, _ = merge_text(news_dir, version_hint=version_hint, jobs=jobs)
+    text, _ = merge_text(news_dir, version_hint=version_hint, jobs=jobs, sections=sections)
     if output is not None:
         write_if_changed(Path(output), text)
     return text
@@ -171,12 +200,27 @@ def version_file(news_dir: Path, version: str) -> Path:
     return Path(news_dir) / f"{Version.parse(version).text}.rst"
 
 
-def release(news_dir: Path, version: str, *, date: _dt.date | str | None = None) -> ReleaseResult:
-    """`release_news` with the details: what was written and which fragments were consumed."""
-    news_dir = require_news_dir(news_dir)
+def canonical_version(version: str) -> str:
+    """The version as blurb names its file (`3.15.0a3`); UsageError with a hint for any other spelling.
+
+    blurb writes `Misc/NEWS.d/<VERSION>.rst` with the text given, so `v3.15.0a3` or `3.15.0c1`
+    would make a file no release tool looks for; relman refuses them instead of renaming.
+    """
     from ..version import Version
 
-    name = Version.parse(version).text
+    raw = str(version).strip()
+    parsed = Version.parse(raw)
+    if parsed.text != raw:
+        raise UsageError(f"{raw!r} is not the canonical spelling of the version",
+                         hint=f"use {parsed.text} (X.Y.Z, X.Y.ZaN, X.Y.ZbN or X.Y.ZrcN, no leading 'v')")
+    return raw
+
+
+def release(news_dir: Path, version: str, *, date: _dt.date | str | None = None,
+            sections: tuple[str, ...] = SECTIONS) -> ReleaseResult:
+    """`release_news` with the details: what was written and which fragments were consumed."""
+    news_dir = require_news_dir(news_dir)
+    name = canonical_version(version)
     target = news_dir / f"{name}.rst"
     if target.exists():
         raise UsageError(f"{target} already exists: the news for {name} was released already",
@@ -184,8 +228,8 @@ def release(news_dir: Path, version: str, *, date: _dt.date | str | None = None)
                          hint="new fragments belong to the next version; to redo this release, "
                               "restore the fragments and delete the file first")
     problems: list[Problem] = []
-    entries, fragments = load_next(news_dir, problems)
-    problems.extend(stray_problems(news_dir))
+    entries, fragments = load_next(news_dir, problems, sections=sections)
+    problems.extend(stray_problems(news_dir, sections))
     if problems:
         raise NewsError(problems, action=f"release {name}")
     release_date = _release_date(date)
@@ -219,7 +263,8 @@ def release(news_dir: Path, version: str, *, date: _dt.date | str | None = None)
     return ReleaseResult(target, name, len(entries), consumed, no_changes)
 
 
-def release_news(news_dir: Path, version: str, *, date: _dt.date | str | None = None) -> Path:
+def release_news(news_dir: Path, version: str, *, date: _dt.date | str | None = None,
+                 sections: tuple[str, ...] = SECTIONS) -> Path:
     """Collect every `next/` fragment into `<news_dir>/<version>.rst`, remove them, return the path.
 
     Byte-identical to `blurb release` (sections in order, newest first, metadata inline, the
@@ -228,7 +273,7 @@ def release_news(news_dir: Path, version: str, *, date: _dt.date | str | None = 
     (NewsError) when any fragment is malformed or sits where it would be skipped; in both cases
     nothing is written or removed. Staging in git is the caller's job.
     """
-    return release(news_dir, version, date=date).path
+    return release(news_dir, version, date=date, sections=sections).path
 
 
 # ---- add -----------------------------------------------------------------------------------

@@ -181,11 +181,11 @@ def _first(item: tuple[str, str]) -> str:
     return item[0]
 
 
-def next_fragments(news_dir: str) -> list[tuple[str, list[tuple[str, str]]]]:
+def next_fragments(news_dir: str, sections: tuple[str, ...] = SECTIONS) -> list[tuple[str, list[tuple[str, str]]]]:
     """Per section in order, its fragments as (file name, folder), newest file name first."""
     next_dir = os.path.join(news_dir, NEXT)
     found = []
-    for section in SECTIONS:
+    for section in sections:
         names: list[tuple[str, str]] = []
         for folder in folders(section):
             base = os.path.join(next_dir, folder)
@@ -233,24 +233,26 @@ class _Unusual(Exception):
     pass
 
 
-def _next_block(news_dir: str, next_label: str | None, problems: list[Problem]) -> str:
+def _next_block(news_dir: str, next_label: str | None, problems: list[Problem],
+                sections: tuple[str, ...] = SECTIONS) -> str:
     found: list[Problem] = []
     try:
-        block = _next_block_fast(news_dir, next_label, found)
+        block = _next_block_fast(news_dir, next_label, found, sections)
     except _Unusual:
         found = []
-        block = version_block(NEXT, load_next(Path(news_dir), found, lazy=True)[0], next_label)
+        block = version_block(NEXT, load_next(Path(news_dir), found, lazy=True, sections=sections)[0], next_label)
     problems += found
     return block
 
 
-def _next_block_fast(news_dir: str, next_label: str | None, problems: list[Problem]) -> str:
+def _next_block_fast(news_dir: str, next_label: str | None, problems: list[Problem],
+                     sections: tuple[str, ...] = SECTIONS) -> str:
     out = version_heading(NEXT, UNRELEASED_DATE, next_label)
     add = out.append
     entries = 0
     folder_fds: dict[str, int | None] = {}
     try:
-        for section, names in next_fragments(news_dir):
+        for section, names in next_fragments(news_dir, sections):
             heading = [section, "-" * len(section), ""]
             for name, base in names:
                 if base not in folder_fds:
@@ -293,9 +295,10 @@ def _next_block_fast(news_dir: str, next_label: str | None, problems: list[Probl
 
 # ---- the whole tree ------------------------------------------------------------------------
 
-def _blocks(news_dir: str, names: Sequence[str], next_label: str | None) -> tuple[list[str], list[Problem]]:
+def _blocks(news_dir: str, names: Sequence[str], next_label: str | None,
+            sections: tuple[str, ...] = SECTIONS) -> tuple[list[str], list[Problem]]:
     problems: list[Problem] = []
-    blocks = [_next_block(news_dir, next_label, problems) if name == NEXT
+    blocks = [_next_block(news_dir, next_label, problems, sections) if name == NEXT
               else _version_block(news_dir, name, problems) for name in names]
     return blocks, problems
 
@@ -381,8 +384,8 @@ def _receive(payload: bytes, count: int) -> list[str] | None:
     return blocks
 
 
-def merge_blocks(news_dir: Path | str, *, next_label: str | None = None,
-                 jobs: int | None = None) -> tuple[list[str], list[Problem]]:
+def merge_blocks(news_dir: Path | str, *, next_label: str | None = None, jobs: int | None = None,
+                 sections: tuple[str, ...] = SECTIONS) -> tuple[list[str], list[Problem]]:
     """Every version's block of Misc/NEWS, newest first (see `render.join_blocks`), and the problems.
 
     `jobs` caps the processes used (default `default_jobs()`); with 2 or more and a large tree
@@ -392,13 +395,13 @@ def merge_blocks(news_dir: Path | str, *, next_label: str | None = None,
     names = version_names(Path(news_dir))
     jobs = default_jobs() if jobs is None else jobs
     if jobs < 2 or len(names) < 2 or not _can_fork():
-        return _blocks(news_dir, names, next_label)
+        return _blocks(news_dir, names, next_label, sections)
     costs = _costs(news_dir, names)
     if sum(costs) < PARALLEL_MIN_ENTRIES * _FRAGMENT_COST_BYTES:
-        return _blocks(news_dir, names, next_label)
+        return _blocks(news_dir, names, next_label, sections)
     mine, theirs = _split(costs)
     if not theirs:
-        return _blocks(news_dir, names, next_label)
+        return _blocks(news_dir, names, next_label, sections)
     their_names = [names[i] for i in theirs]
     read_end, write_end = os.pipe()
     try:  # a larger pipe: the text comes back in a few big writes, not a hundred small ones
@@ -412,12 +415,12 @@ def merge_blocks(news_dir: Path | str, *, next_label: str | None = None,
     except OSError:  # no memory or too many processes: do it all here
         os.close(read_end)
         os.close(write_end)
-        return _blocks(news_dir, names, next_label)
+        return _blocks(news_dir, names, next_label, sections)
     if pid == 0:  # the worker: render its versions, send them back, leave without clean-up
         status = 1
         try:
             os.close(read_end)
-            blocks, problems = _blocks(news_dir, their_names, next_label)
+            blocks, problems = _blocks(news_dir, their_names, next_label, sections)
             if not problems:  # (with problems the parent redoes this share to name them: no hurry then)
                 _send(write_end, blocks)
                 status = 0
@@ -425,7 +428,7 @@ def merge_blocks(news_dir: Path | str, *, next_label: str | None = None,
             os._exit(status)
     os.close(write_end)
     try:
-        blocks_mine, problems = _blocks(news_dir, [names[i] for i in mine], next_label)
+        blocks_mine, problems = _blocks(news_dir, [names[i] for i in mine], next_label, sections)
         with os.fdopen(read_end, "rb") as pipe:
             read_end = -1
             payload = pipe.read()
@@ -436,7 +439,7 @@ def merge_blocks(news_dir: Path | str, *, next_label: str | None = None,
     blocks_theirs = _receive(payload, len(theirs)) if status == 0 else None
     their_problems: list[Problem] = []
     if blocks_theirs is None:  # problems found, or the worker failed (killed, out of memory…)
-        blocks_theirs, their_problems = _blocks(news_dir, their_names, next_label)
+        blocks_theirs, their_problems = _blocks(news_dir, their_names, next_label, sections)
     blocks = [""] * len(names)
     for index, block in zip(mine, blocks_mine):
         blocks[index] = block

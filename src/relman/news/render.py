@@ -9,6 +9,7 @@ from pathlib import Path
 from .fragments import (Entry, Problem, entry_count, format_entries, parse_entries, parse_fragment_name,
                         read_text)
 from .tree import NEXT, FragmentFile, list_fragments, printable_version, version_names
+from .sections import SECTIONS
 from .wrap import WIDTH, _line_pattern, wrap_body
 
 TITLE = "+++++++++++\nPython News\n+++++++++++"
@@ -43,9 +44,9 @@ def load_fragment(fragment: FragmentFile, problems: list[Problem], *, lazy: bool
     return entries[0] if entries and not found else None
 
 
-def load_next(news_dir: Path, problems: list[Problem], *,
-              lazy: bool = False) -> tuple[list[Entry], list[FragmentFile]]:
-    fragments = list_fragments(news_dir)
+def load_next(news_dir: Path, problems: list[Problem], *, lazy: bool = False,
+              sections: tuple[str, ...] = SECTIONS) -> tuple[list[Entry], list[FragmentFile]]:
+    fragments = list_fragments(news_dir, sections)
     entries = []
     for fragment in fragments:
         entry = load_fragment(fragment, problems, lazy=lazy)
@@ -69,7 +70,8 @@ def load_version(path: Path, problems: list[Problem], *, lazy: bool = False) -> 
     return entries
 
 
-def load_tree(news_dir: Path, *, lazy: bool = False) -> tuple[list[tuple[str, list[Entry]]], list[Problem]]:
+def load_tree(news_dir: Path, *, lazy: bool = False,
+              sections: tuple[str, ...] = SECTIONS) -> tuple[list[tuple[str, list[Entry]]], list[Problem]]:
     """Every version's entries, newest first (`next` first), and every problem found on the way.
 
     `lazy=True` is for merge: entry text is left for `render_news` to fill (see `wrap_body`)."""
@@ -77,7 +79,7 @@ def load_tree(news_dir: Path, *, lazy: bool = False) -> tuple[list[tuple[str, li
     versions: list[tuple[str, list[Entry]]] = []
     for name in version_names(news_dir):
         if name == NEXT:
-            entries, _ = load_next(news_dir, problems, lazy=lazy)
+            entries, _ = load_next(news_dir, problems, lazy=lazy, sections=sections)
         else:
             entries = load_version(news_dir / f"{name}.rst", problems, lazy=lazy)
         versions.append((name, entries))

@@ -1,4 +1,10 @@
-"""The 17 news sections of blurb 2.3.0, in output order, and their folder names under `next/`.
+"""The news sections, in output order, per blurb version, and their folder names under `next/`.
+
+blurb 2.3.0 has 17 sections (`SECTIONS`); every earlier blurb (1.x to 2.2.0) had 11, without
+the platform sections iOS to Unsupported platforms (`LEGACY_SECTIONS`). `sections_for` picks
+the list for the blurb version a project uses (`news.blurb_version` in relman.toml): release
+and merge write `next/` in that order, and fragments in a folder that version does not know
+are reported as never merged, as that blurb would skip them.
 
 A section's folder is its name with a few characters made path-friendly (`C API` → `C_API`).
 Older checkouts used a "legacy" spelling that keeps spaces and only turns `/` into `-`; both
@@ -27,7 +33,37 @@ SECTIONS: tuple[str, ...] = (
     "C API",
 )
 
+# blurb 1.0.7 to 2.2.0: the same order without the platform sections added in 2.3.0.
+LEGACY_SECTIONS: tuple[str, ...] = (
+    "Security",
+    "Core and Builtins",
+    "Library",
+    "Documentation",
+    "Tests",
+    "Build",
+    "Windows",
+    "macOS",
+    "IDLE",
+    "Tools/Demos",
+    "C API",
+)
+
+DEFAULT_BLURB_VERSION = "2.3.0"
 SECURITY = "Security"
+
+
+def sections_for(blurb_version: str | None = None) -> tuple[str, ...]:
+    """The sections, in order, of a blurb version ("2.3.0" and later: 17; earlier: 11)."""
+    if not blurb_version:
+        return SECTIONS
+    parts = []
+    for piece in str(blurb_version).strip().split(".")[:3]:
+        if not piece.isdigit():
+            raise ValueError(f"blurb version {blurb_version!r} is not X.Y or X.Y.Z (for example 2.3.0)")
+        parts.append(int(piece))
+    if len(parts) < 2:
+        raise ValueError(f"blurb version {blurb_version!r} is not X.Y or X.Y.Z (for example 2.3.0)")
+    return SECTIONS if tuple(parts) >= (2, 3) else LEGACY_SECTIONS
 
 _FOLDER = {
     "C API": "C_API",
@@ -56,12 +92,12 @@ def folders(section: str) -> tuple[str, ...]:
     return (modern,) if modern == legacy else (modern, legacy)
 
 
-def section_of_folder(folder: str) -> str | None:
+def section_of_folder(folder: str, sections: tuple[str, ...] = SECTIONS) -> str | None:
     """The section a folder under `next/` belongs to, or None for an unknown folder."""
     name = _SECTION_OF_FOLDER.get(folder, folder)
     if name in SECTION_INDEX:
-        return name
-    for section in SECTIONS:  # legacy spellings (`C API`, `Tools-Demos`, `Unsupported platforms`)
+        return name if sections is SECTIONS or name in sections else None
+    for section in sections:  # legacy spellings (`C API`, `Tools-Demos`, `Unsupported platforms`)
         if legacy_folder_name(section) == folder:
             return section
     return None

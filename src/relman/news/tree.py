@@ -56,14 +56,14 @@ def _rst_files(folder: str) -> list[str]:
         return []
 
 
-def list_fragments(news_dir: Path) -> list[FragmentFile]:
+def list_fragments(news_dir: Path, sections: tuple[str, ...] = SECTIONS) -> list[FragmentFile]:
     """Every fragment under `next/`, in blurb's order: sections in order, newest file name first.
 
     Fragments in unknown folders are not listed here; `stray_files` reports them.
     """
     next_dir = os.path.join(news_dir, NEXT)
     found: list[FragmentFile] = []
-    for section in SECTIONS:
+    for section in sections:
         names: list[tuple[str, str]] = []
         for folder in folders(section):
             base = os.path.join(next_dir, folder)
@@ -73,7 +73,7 @@ def list_fragments(news_dir: Path) -> list[FragmentFile]:
     return found
 
 
-def stray_files(news_dir: Path) -> list[Path]:
+def stray_files(news_dir: Path, sections: tuple[str, ...] = SECTIONS) -> list[Path]:
     """Files under `next/` that blurb would silently skip: unknown folders, loose or non-.rst files."""
     next_dir = os.path.join(news_dir, NEXT)
     strays: list[str] = []
@@ -88,10 +88,12 @@ def stray_files(news_dir: Path) -> list[Path]:
             if entry.name != README:
                 strays.append(entry.path)
             continue
-        known = section_of_folder(entry.name) is not None
+        known = section_of_folder(entry.name, sections) is not None
+        # A folder of a section this blurb version lacks keeps its README.rst quietly.
+        readme_ok = known or (sections is not SECTIONS and section_of_folder(entry.name) is not None)
         with os.scandir(entry.path) as inner:
             for sub in inner:
-                if sub.name.startswith("."):
+                if sub.name.startswith(".") or (readme_ok and not known and sub.name == README):
                     continue
                 if sub.is_dir():
                     strays.extend(_visible_files(sub.path))
