@@ -63,6 +63,17 @@ class Release:
             return [self.version.basic_version, "main"]
         return [self.release_branch]
 
+    def check_transition(self, tags: list[str]) -> dict:
+        """Is this version a valid next release of the tree? (`source.treeversion`; raises VersionError)"""
+        from ..source.generic import default_version_files
+        from ..source.treeversion import (check_cpython_transition, check_generic_transition,
+                                          read_cpython_tree_version, read_generic_tree_version)
+
+        if self.cpython_like:
+            return check_cpython_transition(self.version, read_cpython_tree_version(self.repo), tags)
+        rules = self.settings.version_files or default_version_files(self.settings.package)
+        return check_generic_transition(self.version, read_generic_tree_version(self.repo, rules), tags)
+
     def plan_bump(self, version: Version, *, done: bool = False, release_cycle=None):
         """The version edits for this profile, planned (an EditSet), not written."""
         from ..source.bump import plan_release_bump

@@ -12,7 +12,6 @@ import time
 from ..engine.step import REMOTE, Effect, Gate, Retry, Step, StepContext
 from ..errors import CheckFailed, TransientError
 from ..source.magic import check_magic_number
-from ..version import check_increasing, check_transition
 from .context import release_of
 
 READINESS_CONCERN = Gate("readiness-concern", "The branch's readiness verdict is Concern. Release anyway?")
@@ -66,13 +65,10 @@ def check_repo_age(ctx: StepContext) -> dict:
 
 
 def check_transition_valid(ctx: StepContext) -> dict:
+    """The tree's version (patchlevel.h, or the generic profile's version file) first; tags cross-check."""
     release = release_of(ctx)
     tags = release.git.tags()
-    if release.cpython_like:
-        check_transition(release.version, tags)
-    else:
-        check_increasing(release.version, tags)
-    return {"existing_release_tags": len(tags)}
+    return {"existing_release_tags": len(tags), **release.check_transition(tags)}
 
 
 def check_tag_free(ctx: StepContext) -> dict:
