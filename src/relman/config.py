@@ -77,6 +77,38 @@ class BuildSettings(_Section):
     timeout_s: float = 1800.0
 
 
+class RegenStage(_Section):
+    """One regeneration before the release commit: commands run in `cwd`, produced files copied
+    into the tree (`copy`: produced → committed path, copied when produced), then every changed
+    tracked file joins the release commit. `needs_any`: preflight requires one of these tools."""
+    commands: list[list[str]] = Field(default_factory=list)
+    cwd: str = "."
+    copy_files: dict[str, str] = Field(default_factory=dict, alias="copy")
+    needs_any: list[str] = Field(default_factory=list)
+    timeout_s: float = 3600.0
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def _cpython_pydoc() -> RegenStage:
+    # run_release.py: `make venv` and `make pydoc-topics` in Doc/, then copy the topics (and,
+    # from 3.13, the module docs) into Lib/pydoc_data/.
+    return RegenStage(commands=[["make", "venv"], ["make", "pydoc-topics"]], cwd="Doc",
+                      copy={"Doc/build/pydoc-topics/topics.py": "Lib/pydoc_data/topics.py",
+                            "Doc/build/pydoc-topics/module_docs.py": "Lib/pydoc_data/module_docs.py"},
+                      needs_any=["make"])
+
+
+def _cpython_configure() -> RegenStage:
+    # run_release.py: Tools/build/regen-configure.sh, which runs autoreconf in a container.
+    return RegenStage(commands=[["Tools/build/regen-configure.sh"]], needs_any=["podman", "docker"])
+
+
+class RegenSettings(_Section):
+    pydoc: RegenStage = Field(default_factory=_cpython_pydoc)
+    configure: RegenStage = Field(default_factory=_cpython_configure)
+
+
 class Settings(_Section):
     profile: Literal["cpython", "generic", "demo"] = "cpython"
     project: str = "CPython"
@@ -87,6 +119,9 @@ class Settings(_Section):
     readiness: ReadinessSettings = Field(default_factory=ReadinessSettings)
     signing: SigningSettings = Field(default_factory=SigningSettings)
     build: BuildSettings = Field(default_factory=BuildSettings)
+    regen: RegenSettings = Field(default_factory=RegenSettings)   # CPython-shaped profiles only
+    # Release-schedule PEPs by X.Y ({"3.16" = 826}) for versions the schedule data does not list yet.
+    release_peps: dict[str, int] = Field(default_factory=dict)
     secrets: list[str] = Field(default_factory=list)   # environment variable names holding secrets
     artifacts_dir: str | None = None
     package: str | None = None          # generic profile: the import package holding __version__

@@ -22,7 +22,8 @@ from relman.cli.main import cli
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("RELMAN_UPDATE_GOLDEN") == "1"
 
-RELEASE_CYCLE = {"3.14": {"pep": 745, "status": "bugfix"}, "3.15": {"pep": 790, "status": "prerelease"}}
+RELEASE_CYCLE = {"3.14": {"pep": 745, "status": "bugfix"}, "3.15": {"pep": 790, "status": "prerelease"},
+                 "3.16": {"pep": 826, "status": "feature"}}
 
 # name: (tree version, tree suffix, README PEP, bump arguments)
 SCENARIOS = {
@@ -51,7 +52,7 @@ def test_bump_matches_golden(tmp_path: Path, name: str) -> None:
     cycle = tmp_path / "release-cycle.json"
     cycle.write_text(json.dumps(RELEASE_CYCLE))
 
-    report = run_bump(repo, args, cycle if name != "a0" else None)
+    report = run_bump(repo, args, cycle)
     after = snapshot(repo)
     result = {key: report[key] for key in ("version", "changed", "created", "notes")}
 
@@ -99,10 +100,27 @@ def test_dry_run_prints_the_diff_and_writes_nothing(tmp_path: Path) -> None:
 def test_dry_run_json_carries_the_diff(tmp_path: Path) -> None:
     repo = build_tree(tmp_path / "repo", "3.15.0b1", "+dev")
     before = snapshot(repo)
-    result = CliRunner().invoke(cli, ["bump", "3.16.0a0", "--repo", str(repo), "--dry-run", "--json"])
+    cycle = tmp_path / "release-cycle.json"
+    cycle.write_text(json.dumps(RELEASE_CYCLE))
+    result = CliRunner().invoke(cli, ["bump", "3.16.0a0", "--repo", str(repo), "--dry-run", "--json",
+                                      "--release-cycle", str(cycle)])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["dry_run"] is True
     assert "+++ b/Doc/whatsnew/3.16.rst" in report["diff"]
     assert "Doc/whatsnew/3.16.rst" in report["created"]
+    assert snapshot(repo) == before
+
+
+def test_unknown_pep_stops_the_bump_before_writing(tmp_path: Path) -> None:
+    """No schedule data for 3.16: `relman bump 3.16.0a0` writes nothing (no `PEP TODO`), exit 2."""
+    repo = build_tree(tmp_path / "repo", "3.15.0b1", "+dev")
+    before = snapshot(repo)
+    cycle = tmp_path / "release-cycle.json"
+    cycle.write_text(json.dumps({"3.15": {"pep": 790}}))
+    for extra in ([], ["--release-cycle", str(cycle)]):
+        result = CliRunner().invoke(cli, ["bump", "3.16.0a0", "--repo", str(repo), *extra])
+        assert result.exit_code == 2, result.output
+        assert "PEP for Python 3.16 is not known" in result.output and "--release-cycle" in result.output
+        assert "Traceback" not in result.output
     assert snapshot(repo) == before

@@ -18,7 +18,7 @@ from relman.errors import UsageError
 from relman.source import bump_version, render_constants
 from relman.source import edits as edits_module
 from relman.source.patchlevel import read_patchlevel_version, replace_constants
-from relman.source.readme import rewrite_readme
+from relman.source.readme import UnknownPep, rewrite_readme
 from relman.version import Version
 
 V = Version.parse
@@ -134,8 +134,14 @@ def test_readme_pep_unknown() -> None:
     text = readme_rst("3.15.0a1", "+dev", pep="790")
     same = rewrite_readme(text, V("3.15.0a2"), release_cycle=None)
     assert "`PEP 790 <https://peps.python.org/pep-0790/>`__ for Python 3.15" in same  # kept for the same X.Y
-    new = rewrite_readme(text, V("3.16.0a0"), release_cycle={"3.15": {"pep": 790}})
-    assert "`PEP TODO <https://peps.python.org/pep-TODO/>`__ for Python 3.16" in new
+    with pytest.raises(UnknownPep) as raised:
+        rewrite_readme(text, V("3.16.0a0"), release_cycle={"3.15": {"pep": 790}})
+    assert "PEP for Python 3.16 is not known" in str(raised.value) and "README.rst:" in raised.value.where
+    assert "--release-cycle" in raised.value.hint and "release_peps" in raised.value.hint
+    placeholder = text.replace("PEP 790 <https://peps.python.org/pep-0790/>", "PEP TODO <https://peps.python.org/pep-TODO/>")
+    with pytest.raises(UnknownPep):  # a placeholder already there is not kept either
+        rewrite_readme(placeholder, V("3.15.0a2"), release_cycle=None)
+    new = rewrite_readme(text, V("3.16.0a0"), release_cycle={"3.16": {"pep": 826}})
     later = rewrite_readme(new, V("3.16.0a1"), release_cycle={"3.16": {"pep": "826"}})
     assert "`PEP 826 <https://peps.python.org/pep-0826/>`__ for Python 3.16" in later
     small = rewrite_readme(text, V("3.15.0a2"), release_cycle={"3.15": {"pep": 42}})

@@ -2,8 +2,14 @@
 
 It has what the release steps touch in CPython (Include/patchlevel.h with its constants
 block, README.rst, LICENSE, Misc/NEWS.d fragments in blurb format, Doc/ with `next`
-directives and a Sphinx conf.py, the magic-number files, a partial SBOM) and a small C
-program with a Makefile and tests, so test-source builds and tests it for real. Its history
+directives and a Sphinx conf.py, the magic-number files, a partial SBOM, `configure.ac` with
+its generated `configure`, and `Lib/pydoc_data/topics.py` generated from the docs) and a small C
+program with a Makefile and tests, so test-source builds and tests it for real. Its own two
+regeneration scripts (`Tools/build/regen_topics.py`, `Tools/build/regen-configure.sh`) stand in
+for CPython's `make pydoc-topics` and `regen-configure.sh`, so a rehearsal runs both
+regeneration steps; the last commit before the release edits `configure.ac` and the docs
+without regenerating, as happens in CPython, so both steps have something to fold into the
+release commit. Its history
 holds the earlier releases of the series as tags, so the version being rehearsed is a
 valid next release; bare `upstream.git` and `fork.git` stand in for GitHub.
 """
@@ -56,7 +62,7 @@ _PEPS = {(3, 12): 693, (3, 13): 719, (3, 14): 745, (3, 15): 790, (3, 16): 826}
 def release_cycle_for(version: Version) -> dict[str, dict]:
     """Schedule data (release-cycle.json shape) for the sample: its series and its neighbours."""
     x, y = version.major, version.minor
-    if version.branch == "main":   # alphas and beta 1: the series is still developed on main
+    if version.branch == "main" and not version.is_feature_freeze:   # alphas: the series is still on main
         series = ((y, "feature"), (y - 1, "bugfix"), (y - 2, "security"))
     else:
         series = ((y + 1, "feature"), (y, "prerelease" if version.is_prerelease else "bugfix"),
@@ -95,6 +101,7 @@ def create_sample_project(root: Path, version: Version, *, seed: int = 314, frag
     history = history_for(version)
     first = history[0] if history else version
     _write_tree(init, first)
+    _regenerate(init)
     clock = datetime.now(timezone.utc) - timedelta(days=len(history) + 2)
     _commit(init, "Initial import of the sample project", clock)
 
@@ -124,6 +131,8 @@ def create_sample_project(root: Path, version: Version, *, seed: int = 314, frag
     for i in range(fragments):
         _news_fragment(init, rng, now - timedelta(minutes=fragments - i), i)
     _feature_commit(init, rng, now, 99)
+    configure_ac = init / "configure.ac"
+    configure_ac.write_text(configure_ac.read_text() + "AC_CHECK_FUNCS([sample_feature_99])\n")
     _commit(init, "Add news for the upcoming release", now)
 
     (root / "release-cycle.json").write_text(json.dumps(release_cycle_for(version), indent=2) + "\n")
@@ -137,6 +146,16 @@ def create_sample_project(root: Path, version: Version, *, seed: int = 314, frag
         _git(repo, "config", key, value)
     _remove_tree(init)
     return SampleProject(root, repo, upstream, fork)
+
+
+def _regenerate(repo: Path) -> None:
+    """Run the sample's own regeneration scripts, as the tree's first commit has their output."""
+    import sys
+
+    subprocess.run([sys.executable, "Tools/build/regen_topics.py"], cwd=repo, check=True, capture_output=True)
+    subprocess.run(["sh", "Tools/build/regen-configure.sh"], cwd=repo, check=True, capture_output=True)
+    (repo / "Lib/pydoc_data").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(repo / "Doc/build/pydoc-topics/topics.py", repo / "Lib/pydoc_data/topics.py")
 
 
 def _remove_tree(path: Path) -> None:
@@ -222,6 +241,9 @@ def _write_tree(repo: Path, version: Version) -> None:
         "Modules/expat/expat.h": "/* a stand-in for the vendored expat header */\n",
         ".github/workflows/build.yml": "name: build\non: [push]\n",
         ".gitignore": "/python\n*.o\n__pycache__/\nDoc/build/\n",
+        "configure.ac": _CONFIGURE_AC.format(xy=version.basic_version),
+        "Tools/build/regen-configure.sh": _REGEN_CONFIGURE,
+        "Tools/build/regen_topics.py": _REGEN_TOPICS,
         ".gitattributes": "*.c text eol=lf\n",
     }
     sbom = json.loads(files["Misc/sbom.spdx.json"])
@@ -242,7 +264,58 @@ tools = ["git", "make", "cc"]
 [remotes]
 fork = "origin"
 upstream = "upstream"
+
+# The sample's own regeneration commands (CPython: make pydoc-topics, regen-configure.sh).
+[regen.pydoc]
+commands = [["python3", "Tools/build/regen_topics.py"]]
+copy = { "Doc/build/pydoc-topics/topics.py" = "Lib/pydoc_data/topics.py" }
+needs_any = ["python3"]
+
+[regen.configure]
+commands = [["sh", "Tools/build/regen-configure.sh"]]
+needs_any = ["sh"]
 """
+
+_CONFIGURE_AC = """dnl The sample project's configure.ac (a stand-in for CPython's).
+m4_define([PYTHON_VERSION], [{xy}])
+AC_INIT([python],[PYTHON_VERSION],[https://issues.sample.invalid/])
+AC_CHECK_FUNCS([sample_eval])
+"""
+
+# Writes configure from configure.ac (deterministically), as autoreconf does for CPython.
+_REGEN_CONFIGURE = r"""#!/bin/sh
+# The sample project's stand-in for autoreconf: writes configure from configure.ac.
+set -e
+cd "$(dirname "$0")/../.."
+version=$(sed -n 's/^m4_define(\[PYTHON_VERSION\], \[\(.*\)\])$/\1/p' configure.ac)
+{
+    echo '#! /bin/sh'
+    echo '# Generated from configure.ac by Tools/build/regen-configure.sh.'
+    echo "PACKAGE_VERSION='$version'"
+    sed -n 's/^AC_CHECK_FUNCS(\[\(.*\)\])$/check_func \1/p' configure.ac
+} > configure.new
+mv configure.new configure
+chmod +x configure
+"""
+
+# Writes the pydoc topics from the docs (deterministically), as `make pydoc-topics` does for CPython.
+_REGEN_TOPICS = r'''"""The sample project's stand-in for `make pydoc-topics`: topics from Doc/library/*.rst."""
+import pathlib
+import re
+
+root = pathlib.Path(__file__).resolve().parents[2]
+topics = {}
+for page in sorted((root / "Doc" / "library").glob("*.rst")):
+    for block in re.split(r"^(?=\.\. function:: )", page.read_text(), flags=re.M):
+        match = re.match(r"\.\. function:: (\w+)", block)
+        if match:
+            topics[match[1]] = block.strip() + "\n"
+out = root / "Doc" / "build" / "pydoc-topics"
+out.mkdir(parents=True, exist_ok=True)
+lines = ["# Autogenerated by Tools/build/regen_topics.py", "topics = {"]
+lines += [f"    {name!r}: {text!r}," for name, text in sorted(topics.items())]
+(out / "topics.py").write_text("\n".join(lines + ["}"]) + "\n")
+'''
 
 _README = """{title}
 {line}

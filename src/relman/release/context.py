@@ -74,8 +74,26 @@ class Release:
         rules = self.settings.version_files or default_version_files(self.settings.package)
         return check_generic_transition(self.version, read_generic_tree_version(self.repo, rules), tags)
 
+    def schedule(self, release_cycle=None) -> dict | None:
+        """The schedule data (release-cycle.json shape) with `release_peps` from the settings laid over it."""
+        if not self.settings.release_peps:
+            return release_cycle
+        merged = {key: dict(value) for key, value in (release_cycle or {}).items()}
+        for xy, pep in self.settings.release_peps.items():
+            merged.setdefault(xy, {})["pep"] = pep
+        return merged
+
+    def report_notes(self, ctx: StepContext, edits) -> list[dict]:
+        """The notes of planned edits, in the run's output (logged) and the step's outputs (journal, diary)."""
+        notes = [note.as_dict() for note in getattr(edits, "notes", [])]
+        for note in notes:
+            if note["kind"] != "info":
+                ctx.log(f"note ({note['kind']}): {note['path']}: {note['message']}")
+        return notes
+
     def plan_bump(self, version: Version, *, done: bool = False, release_cycle=None):
         """The version edits for this profile, planned (an EditSet), not written."""
+        release_cycle = self.schedule(release_cycle)
         from ..source.bump import plan_release_bump
         from ..source.edits import EditSet
         from ..source.generic import default_version_files, plan_generic

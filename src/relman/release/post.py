@@ -82,12 +82,11 @@ def bump_main(ctx: StepContext) -> dict:
     checkout(git, "main")
     edits = release.plan_bump(nxt, release_cycle=ctx.resources.get("release_cycle"))
     changed = edits.apply()
-    for note in getattr(edits, "notes", []):
-        ctx.log(str(note))
+    notes = release.report_notes(ctx, edits)
     git.add()
     git.commit(f"Python {nxt}")
     return {"branch": "main", "version": nxt.text, "head": git.head(),
-            "files": sorted(str(p.relative_to(release.repo)) for p in changed)}
+            "files": sorted(str(p.relative_to(release.repo)) for p in changed), "notes": notes}
 
 
 def upstream_refs(ctx: StepContext) -> list[str]:

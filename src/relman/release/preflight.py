@@ -26,9 +26,12 @@ def check_tools(ctx: StepContext) -> dict:
     release = release_of(ctx)
     found = {tool: shutil.which(tool) for tool in release.settings.tools}
     missing = [tool for tool, path in found.items() if not path]
+    from .regen import missing_regen_tools
+    missing += missing_regen_tools(release)
     if missing:
         raise CheckFailed(f"required tools not found on PATH: {', '.join(missing)}",
-                          hint="install them, or remove them from `tools` in relman.toml")
+                          hint="install them, or remove them from `tools` (or set other [regen] commands) "
+                               "in relman.toml")
     return {"tools": found}
 
 

@@ -10,6 +10,8 @@ from ..engine.step import LOCAL, REMOTE, Effect, Gate, Retry, Step, StepContext
 from ..errors import CheckFailed
 from .context import release_of
 from .gitops import checkout, discard_partial_work, local_ref_ids, push_refspecs, remote_has
+from .regen import LAST_STEP as REGEN_LAST
+from .regen import release_commit_id
 
 PHASE = "source"
 PUSH_FORK = Gate("push-fork", "Push the release branch and tag to your fork?")
@@ -41,18 +43,26 @@ def make_release_commit(ctx: StepContext) -> dict:
     release = release_of(ctx)
     git, version = release.git, release.version
     discard_partial_work(git, release.temp_branch)
+    cycle = ctx.resources.get("release_cycle")
+    # Planned before anything is written: an unknown release-schedule PEP stops here, tree untouched.
+    edits = release.plan_bump(version, release_cycle=cycle)
+    if release.branches_at_feature_freeze:  # the new main's README needs X.Y+1's PEP: know it now
+        release.plan_bump(version.next_minor, release_cycle=cycle)
     released_news = None
     if release.news_dir.is_dir():
         from ..news import release_news
+        from ..news.sections import sections_for
 
-        released_news = release_news(release.news_dir, version.text)
+        released_news = release_news(release.news_dir, version.text,
+                                     sections=sections_for(release.settings.news.blurb_version))
         ctx.log(f"news released into {released_news.relative_to(release.repo)}")
-    changed = release.plan_bump(version, release_cycle=ctx.resources.get("release_cycle")).apply()
+    changed = edits.apply()
     ctx.log(f"version bumped in {len(changed)} file(s)")
+    notes = release.report_notes(ctx, edits)
     git.add()
     commit = git.commit(f"Python {version}")
     return {"commit": commit, "files": sorted(str(p.relative_to(release.repo)) for p in changed),
-            "news": str(released_news.relative_to(release.repo)) if released_news else None}
+            "news": str(released_news.relative_to(release.repo)) if released_news else None, "notes": notes}
 
 
 def tag_probe(ctx: StepContext) -> dict | None:
@@ -61,7 +71,7 @@ def tag_probe(ctx: StepContext) -> dict | None:
     commit = release.git.tag_commit(tag)
     if commit is None:
         return None
-    expected = ctx.dep("source.release-commit").get("commit")
+    expected = release_commit_id(ctx)
     if commit != expected:
         raise CheckFailed(f"tag {tag} exists but points at {commit[:12]}, not the release commit "
                           f"{str(expected)[:12]}", where=str(release.repo),
@@ -71,7 +81,7 @@ def tag_probe(ctx: StepContext) -> dict | None:
 
 def create_tag(ctx: StepContext) -> dict:
     release = release_of(ctx)
-    tag, commit = release.version.git_tag, ctx.dep("source.release-commit")["commit"]
+    tag, commit = release.version.git_tag, release_commit_id(ctx)
     sign = release.settings.git.sign_tags
     args = []
     if sign == "ssh":
@@ -123,7 +133,7 @@ def source_steps() -> list[Step]:
         Step("source.release-commit", "release commit: news released, version bumped, docs `next` replaced",
              make_release_commit, deps=("source.temp-branch",), phase=PHASE, probe=release_commit_probe,
              uses=("version",), effects=(Effect(LOCAL, "edits files and commits \"Python V\""),)),
-        Step("source.tag", "annotated release tag", create_tag, deps=("source.release-commit",), phase=PHASE,
+        Step("source.tag", "annotated release tag", create_tag, deps=(REGEN_LAST,), phase=PHASE,
              probe=tag_probe, uses=("version", "sign_tags"),
              effects=(Effect(LOCAL, "creates the tag vV (signed when configured)"),)),
         Step("source.push-fork-preview", "dry run of the push to the fork", preview_fork_push,

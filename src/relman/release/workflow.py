@@ -10,13 +10,14 @@ from ..engine.step import Step
 from .build import BUILD_DONE, build_steps
 from .post import post_steps
 from .preflight import preflight_steps
+from .regen import regen_steps
 from .source import source_steps
 
 WORKFLOW = "release"
 
 
 def release_steps() -> list[Step]:
-    steps = preflight_steps() + source_steps() + build_steps()
+    steps = preflight_steps() + source_steps() + regen_steps() + build_steps()
     after_publish = ("source.push-fork", *BUILD_DONE)
     return steps + post_steps(after_publish)
 

@@ -4,7 +4,9 @@ Line 1 becomes `This is Python version <long name><suffix>` and line 2 a row of 
 same length. When not `done` (a release, not the post-release bump) three links move to the
 release's `X.Y`: the What's New page, the documentation, and the release-schedule PEP, whose
 number comes from schedule data in `release-cycle.json` shape (`{"3.14": {"pep": 745}}`),
-passed in as a mapping: nothing here goes to the network.
+passed in as a mapping: nothing here goes to the network. When the link must move to an X.Y
+whose PEP the data does not have, `UnknownPep` stops the edit (nothing is written, and the
+hint names the flag and the settings that supply it): a placeholder is never written.
 """
 
 from __future__ import annotations
@@ -28,6 +30,16 @@ DOCS_LINK = re.compile(
 PEP_LINK = re.compile(
     r"`PEP\s+(?P<pep>\d+|TODO)\s+<https://peps\.python\.org/pep-(?P<padded>\d+|TODO)/>`__\s+for\s+Python\s+"
     r"(?P<v>\d+\.\d+)")
+
+
+class UnknownPep(UsageError):
+    """The release-schedule PEP is needed and no schedule data has it: nothing is written."""
+
+
+def pep_hint(basic_version: str) -> str:
+    return (f"give schedule data that lists {basic_version}: `relman bump --release-cycle FILE|URL` "
+            "(a release-cycle.json or python-releases.toml), or in relman.toml "
+            "`[readiness] cycle = \"FILE or URL\"`, or `release_peps = { \"" + basic_version + "\" = N }`")
 
 
 def title(version: Version, *, done: bool = False) -> str:
@@ -87,8 +99,13 @@ def rewrite_readme(text: str, version: Version, *, done: bool = False,
     def pep_value(match: re.Match[str]) -> str:
         if pep is not None:
             return str(pep)
-        # Unknown PEP: keep the one already there for the same X.Y, else say TODO.
-        return match["pep"] if match["v"] == xy else "TODO"
+        # Unknown PEP: keep the one already there for the same X.Y; never write a placeholder.
+        if match["v"] == xy and match["pep"] != "TODO":
+            return match["pep"]
+        line = out.count("\n", 0, match.start()) + 1
+        raise UnknownPep(f"the release-schedule PEP for Python {xy} is not known: the README's "
+                         f"release-schedule link (now {match[0]!r}) would need a placeholder",
+                         where=f"{where}:{line}", hint=pep_hint(xy))
 
     def padded_value(match: re.Match[str]) -> str:
         value = pep_value(match)
@@ -109,9 +126,4 @@ def plan_readme(edits: EditSet, version: Version, *, done: bool = False,
                          where=str(edits.path(README)), notes=missing)
     for message in missing:
         edits.note(README, message, "no-match")
-    if not done and release_pep(release_cycle, version.basic_version) is None:
-        kept = PEP_LINK.search(new)
-        if kept and kept["pep"] == "TODO":
-            edits.note(README, f"the release-schedule PEP for {version.basic_version} is unknown: "
-                               "wrote TODO (pass release-cycle data to fill it in)", "follow-up")
     edits.write(README, new)
