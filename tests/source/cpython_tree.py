@@ -259,6 +259,36 @@ class MagicNumberTests(unittest.TestCase):
 """
 
 
+def whatsnew_page(xy: str, previous: str) -> str:
+    """The shape of a What's New page in its first months (title, editor, maintainers' comment, note)."""
+    title = f"What's new in Python {xy}"
+    bar = "*" * (len(title) + 3)
+    return f"""
+{bar}
+  {title}
+{bar}
+
+:Editor: Some Editor
+
+.. Rules for maintenance:
+
+   * Anyone can add text to this document; keep it short, it will be
+   edited anyway.
+
+   * The issue number helps (Contributed by P.Y. Developer in :gh:`12345`.)
+
+This article explains the new features in Python {xy}, compared to {previous}.
+
+Summary --- release highlights
+==============================
+
+New modules
+===========
+
+* :mod:`!spam`
+"""
+
+
 def build_tree(root: Path, version: str, suffix: str = "", *, pep: str = "790",
                expected_magic: int = 3652) -> Path:
     """Write a CPython-shaped tree at `version` (+`suffix`) under `root` and return root."""
@@ -272,7 +302,12 @@ def build_tree(root: Path, version: str, suffix: str = "", *, pep: str = "790",
         "Doc/build/html/_sources/spam.rst": ".. versionadded:: next\n",
         "Doc/venv/lib/site-packages/pkg/README.rst": ".. versionadded:: next\n",
         "Doc/whatsnew/index.rst": WHATSNEW_INDEX.format(y1=xy, y0=f"{x}.{y - 1}"),
-        f"Doc/whatsnew/{xy}.rst": f"What's New In Python {xy}\n",
+        f"Doc/whatsnew/{xy}.rst": whatsnew_page(xy, f"{x}.{y - 1}"),
+        "Doc/deprecations/pending-removal-in-3.15.rst": "Pending removal in Python 3.15\n",
+        f"Doc/deprecations/pending-removal-in-{x}.{y + 1}.rst": f"Pending removal in Python {x}.{y + 1}\n",
+        f"Doc/deprecations/pending-removal-in-{x}.{y + 3}.rst": f"Pending removal in Python {x}.{y + 3}\n",
+        "Doc/deprecations/pending-removal-in-future.rst": "Pending removal in future versions\n",
+        "Doc/deprecations/index.rst": "Deprecations\n",
         "Doc/tutorial/interpreter.rst": INTERPRETER_RST.format(xy=xy),
         "Doc/tutorial/stdlib.rst": STDLIB_RST.format(nodot=nodot),
         "Misc/NEWS.d/next/Library/2025-01-01-00-00-00.gh-issue-1.abc.rst": ".. versionadded:: next\n",

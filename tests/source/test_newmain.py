@@ -107,19 +107,56 @@ def test_whatsnew_index_insertion() -> None:
     out = insert_whatsnew_entry(index, "3.16", "3.15")
     assert out == ".. toctree::\n   :maxdepth: 2\n\n   3.16.rst\n   3.15.rst\n   3.14.rst\n   changelog.rst\n"
     assert insert_whatsnew_entry(out, "3.16", "3.15") == out
-    # previous version missing: goes to the top of the list
-    assert insert_whatsnew_entry("  3.13.rst\n", "3.16", "3.15") == "  3.16.rst\n  3.13.rst\n"
+    # previous version missing: above the newest older one, not simply at the top
+    assert insert_whatsnew_entry("  3.17.rst\n  3.13.rst\n", "3.16", "3.15") == "  3.17.rst\n  3.16.rst\n  3.13.rst\n"
+    # no X.Y entries at all: the first entry of the toctree, after its options
+    assert insert_whatsnew_entry(".. toctree::\n   :maxdepth: 2\n\n   changelog.rst\n", "3.16") == \
+        ".. toctree::\n   :maxdepth: 2\n\n   3.16.rst\n   changelog.rst\n"
     with pytest.raises(UsageError, match="toctree"):
         insert_whatsnew_entry("no entries\n", "3.16", "3.15")
 
 
-def test_whatsnew_skeleton_is_valid_looking_rst() -> None:
-    text = whatsnew_skeleton(V("3.16.0a0"))
+def test_whatsnew_note_says_where_the_entry_went(tmp_path: Path) -> None:
+    repo = build_tree(tmp_path, "3.15.0b1", "+dev")
+    index = repo / "Doc/whatsnew/index.rst"
+    index.write_text(index.read_text().replace("   3.15.rst\n", ""))  # 3.15 not listed yet
+    edits = EditSet(repo)
+    plan_new_main(edits, V("3.16.0a0"))
+    (note,) = [n for n in edits.notes if n.path == "Doc/whatsnew/index.rst"]
+    assert note.message == "listed 3.16.rst above 3.14.rst (3.15.rst is not listed)" and note.kind == "follow-up"
+    assert edits.read("Doc/whatsnew/index.rst").index("3.16.rst") < edits.read("Doc/whatsnew/index.rst").index(
+        "3.14.rst")
+
+
+def test_whatsnew_skeleton_has_cpythons_template_shape(tmp_path: Path) -> None:
+    repo = build_tree(tmp_path, "3.15.0b1", "+dev")
+    prepare_new_main(repo, V("3.16.0a0"))
+    text = (repo / "Doc/whatsnew/3.16.rst").read_text()
     lines = text.splitlines()
-    assert lines[1] == "  What's New In Python 3.16"
-    assert lines[0] == lines[2] == "*" * len(lines[1].rstrip()) + "*" * 2
-    assert "compared to 3.15" in text
+    assert lines[0] == "" and lines[2] == "  What's new in Python 3.16"
+    assert lines[1] == lines[3] == "*" * 28
+    assert ":Editor: TBD" in text and "compared to 3.15" in text
+    # the maintainers' comment block comes from the previous page in the tree, word for word
+    previous = (repo / "Doc/whatsnew/3.15.rst").read_text()
+    block = previous[previous.index(".. Rules for maintenance:"):previous.index("This article")]
+    assert block in text
+    assert "* None yet." in text and "module_name\n-----------\n\n* TODO" in text
+    assert ".. Add improved modules above alphabetically, not here at the end." in text
+    assert ".. Add C API deprecations above alphabetically, not here at the end." in text
+    for heading in ("Summary --- release highlights", "New features", "Other language changes", "New modules",
+                    "Improved modules", "Optimizations", "Removed", "Deprecated", "Porting to Python 3.16",
+                    "Build changes", "C API changes", "Deprecated C APIs", "Removed C APIs"):
+        assert f"\n{heading}\n" in text, heading
+    # includes only of the pending-removal pages still ahead of 3.16, then the future one
+    includes = [line for line in lines if line.startswith(".. include::")]
+    assert includes == [".. include:: ../deprecations/pending-removal-in-3.18.rst",
+                        ".. include:: ../deprecations/pending-removal-in-future.rst"]
     for i, line in enumerate(lines):
-        if line and set(line) == {"="}:
+        if line and set(line) in ({"="}, {"-"}) and i and lines[i - 1]:
             assert len(line) == len(lines[i - 1]), lines[i - 1]
-    assert "Porting to Python 3.16" in text
+
+
+def test_whatsnew_skeleton_without_a_previous_page() -> None:
+    text = whatsnew_skeleton(V("3.16.0a0"))
+    assert "Rules for maintenance" not in text and "  What's new in Python 3.16" in text
+    assert ".. include::" not in text

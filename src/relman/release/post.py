@@ -83,6 +83,9 @@ def bump_main(ctx: StepContext) -> dict:
     edits = release.plan_bump(nxt, release_cycle=ctx.resources.get("release_cycle"))
     changed = edits.apply()
     notes = release.report_notes(ctx, edits)
+    if "configure.ac" in edits.changed() and release.settings.regen.configure.commands:
+        from .regen import run_stage  # configure.ac moved to the new version: configure follows
+        run_stage(ctx, release, "configure")
     git.add()
     git.commit(f"Python {nxt}")
     return {"branch": "main", "version": nxt.text, "head": git.head(),

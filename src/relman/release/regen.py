@@ -68,19 +68,12 @@ def _inside(repo: Path, rel: str, what: str) -> Path:
     return path
 
 
-def regenerate(ctx: StepContext, stage: str) -> dict:
-    release = release_of(ctx)
-    git, repo = release.git, release.repo
+def run_stage(ctx: StepContext, release: Release, stage: str) -> tuple[list[list[str]], list[str]]:
+    """Run one regeneration's commands in the tree and copy what they produce; return (commands, copied).
+
+    Also used by `post.new-main`, whose configure.ac edit needs configure regenerated too."""
     settings = stage_settings(release, stage)
-    expected = f"Python {release.version}"
-    checkout(git, release.temp_branch)
-    if git.out("log", "-1", "--format=%s") != expected:
-        raise CheckFailed(f"HEAD of {release.temp_branch} is not the release commit {expected!r}",
-                          where=str(repo), hint="run the source.release-commit step first")
-    if not settings.commands:
-        ctx.log(f"{stage}: no commands configured ([regen.{stage}] commands): nothing regenerated")
-        return {"commit": git.head(), "stage": stage, "commands": [], "changed": [], "configured": False}
-    discard_partial_work(git, release.temp_branch)
+    repo, git = release.repo, release.git
     cwd = _inside(repo, settings.cwd, "cwd")
     ran = []
     for argv in settings.commands:
@@ -101,6 +94,23 @@ def regenerate(ctx: StepContext, stage: str) -> dict:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
         copied.append(dest)
+    return ran, copied
+
+
+def regenerate(ctx: StepContext, stage: str) -> dict:
+    release = release_of(ctx)
+    git, repo = release.git, release.repo
+    settings = stage_settings(release, stage)
+    expected = f"Python {release.version}"
+    checkout(git, release.temp_branch)
+    if git.out("log", "-1", "--format=%s") != expected:
+        raise CheckFailed(f"HEAD of {release.temp_branch} is not the release commit {expected!r}",
+                          where=str(repo), hint="run the source.release-commit step first")
+    if not settings.commands:
+        ctx.log(f"{stage}: no commands configured ([regen.{stage}] commands): nothing regenerated")
+        return {"commit": git.head(), "stage": stage, "commands": [], "changed": [], "configured": False}
+    discard_partial_work(git, release.temp_branch)
+    ran, copied = run_stage(ctx, release, stage)
     if copied:
         git.run("add", "--", *copied)
     git.run("add", "-u")
