@@ -27,6 +27,7 @@ thread beside xz and the pair finishes in about half the shell pipeline's time.
 from __future__ import annotations
 
 import bz2
+import fnmatch
 import hashlib
 import io
 import math
@@ -119,6 +120,7 @@ class SourceBuild:
     build_info: dict
     wall_s: float = 0.0
     partial_sbom: bytes | None = None     # the profile's partial SBOM file from the tree, if any
+    wheels: dict[str, bytes] = field(default_factory=dict)   # bundled wheels the SBOM describes (path → bytes)
 
     def file(self, name: str) -> BuiltFile:
         for f in self.files:
@@ -487,7 +489,9 @@ def build_source_archives(repo: Path, version: Version | str, out_dir: Path, *,
                        root=root, files=result, members=members_box[0], removed=exported.removed,
                        generated=exported.generated, build_info=info, wall_s=time.perf_counter() - started,
                        partial_sbom=next((e.data for e in exported.entries
-                                          if e.kind == FILE and e.path == prof.sbom_partial), None))
+                                          if e.kind == FILE and e.path == prof.sbom_partial), None),
+                       wheels={e.path: e.data for e in exported.entries
+                               if e.kind == FILE and any(fnmatch.fnmatchcase(e.path, p) for p in prof.sbom_wheels)})
 
 
 @dataclass

@@ -17,7 +17,7 @@ from .checksums import sha256_file, write_sha256sums
 from .docs import DocsBuild, build_docs
 from .manifest import DOCS, RELEASE, SBOM, SOURCE, ArtifactProfile, ArtifactSpec, expected_files, get_profile
 from .release_manifest import build_release_manifest, write_release_manifest
-from .sbom import build_source_sbom, load_partial, validate_sbom, write_sbom
+from .sbom import build_source_sbom, load_partial, require_sbom_inputs, validate_sbom, write_sbom
 from .signing import Signer
 
 
@@ -54,9 +54,10 @@ def write_sboms(source: SourceBuild, directory: Path, *, profile: ArtifactProfil
         name = spec.sidecar(SBOM)
         if not name:
             continue
+        require_sbom_inputs(prof, partial, source.wheels, spec.name)
         document = build_source_sbom(profile=prof, version=source.version, artifact=source.file(spec.name),
                                      members=source.members, created_epoch=source.source_date_epoch,
-                                     partial=partial)
+                                     partial=partial, wheels=source.wheels)
         if validate:
             messages = validate_sbom(document)
             if messages:

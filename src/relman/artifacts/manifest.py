@@ -174,6 +174,12 @@ class ArtifactProfile:
     sbom_purl: str | None = None                  # "pkg:generic/sample@{version}"
     download_url: str = "https://downloads.invalid/{normalized}/"   # folder URL of a release's files
     sbom_creator: str = "Organization: Release Managers"
+    # The tree must have its partial SBOM (release-tools refuses a CPython tarball without one).
+    sbom_partial_required: bool = False
+    # Wheels bundled in the tree, each described as its own package (CPython: the ensurepip pip
+    # wheel); `sbom_wheels_required`: exactly one must match each pattern.
+    sbom_wheels: tuple[str, ...] = ()
+    sbom_wheels_required: bool = False
 
     def rule(self, key: str) -> ArtifactRule:
         for rule in self.rules:
@@ -277,8 +283,12 @@ CPYTHON = ArtifactProfile(
                      producer="platform:ios", os="ios", label="iOS XCframework", sidecars=_SIGNED, since=(3, 15)),
         *_release_rules(_SIGNED),
     ),
-    export_remove=(".git", ".github", ".gitignore", ".gitattributes", ".azure-pipelines", "Misc/mypy",
-                   "Doc/venv", "Doc/build", "Doc/dist", "**/__pycache__", "**/*.pyc", "**/*.pyo"),
+    # release.py's export: VCS and CI leftovers, Misc/NEWS.d (after the merge), Misc/mypy (symlinks),
+    # the docs build and the old vendored docs tools, compiled files.
+    export_remove=(".git", ".github", ".gitignore", ".gitattributes", ".hg", ".hgignore", ".hgeol", ".hgtags",
+                   ".hgtouch", ".bzrignore", ".codecov.yml", ".mention-bot", ".travis.yml", ".azure-pipelines",
+                   "Misc/mypy", "Doc/venv", "Doc/build", "Doc/dist", "Doc/tools/docutils", "Doc/tools/jinja2",
+                   "Doc/tools/pygments", "Doc/tools/sphinx", "**/__pycache__", "**/*.pyc", "**/*.pyo"),
     news_dir="Misc/NEWS.d",
     news_output="Misc/NEWS",
     test_commands=(("./configure", "--prefix={prefix}"), ("make", "-j{jobs}"), ("make", "install", "-j{jobs}"),
@@ -291,6 +301,9 @@ CPYTHON = ArtifactProfile(
     sbom_cpe="cpe:2.3:a:python:python:{version}:*:*:*:*:*:*:*",
     download_url="https://www.python.org/ftp/python/{normalized}/",
     sbom_creator="Person: Python Release Managers",
+    sbom_partial_required=True,
+    sbom_wheels=("Lib/ensurepip/_bundled/pip-*.whl",),
+    sbom_wheels_required=True,
 )
 
 # The sample project `relman demo` releases: CPython-shaped, small, built with make and Sphinx.
@@ -322,6 +335,7 @@ DEMO = ArtifactProfile(
     sbom_purl="pkg:generic/sample@{version}",
     download_url="https://downloads.example.org/ftp/python/{normalized}/",  # spdx-tools rejects IP hosts
     sbom_creator="Organization: Sample Project release managers",
+    sbom_wheels=("Lib/ensurepip/_bundled/pip-*.whl",),
 )
 
 PROFILES: dict[str, ArtifactProfile] = {p.name: p for p in (CPYTHON, DEMO)}

@@ -7,8 +7,13 @@ One document per source archive, published as `<archive>.spdx.json`:
 - the project package (name, version, supplier, license, download location, the archive's
   SHA-256, the CPE and/or purl the profile gives, a package verification code);
 - the packages, files and relationships of the project's own partial SBOM when the tree has
-  one (CPython's `Misc/sbom.spdx.json`): each of its files must be in the archive with the same
-  SHA-256, and the project DEPENDS_ON each of its packages;
+  one (CPython's `Misc/sbom.spdx.json`, required for CPython): each of its files must be in the
+  archive with the same SHA-256, and the project DEPENDS_ON each of its packages;
+- each bundled wheel (CPython: `Lib/ensurepip/_bundled/pip-*.whl`, exactly one) as its own
+  package that CONTAINS the wheel file: the partial SBOM's description when it has one (checked
+  against the wheel's version and SHA-256), else one made from the wheel (version, SHA-256,
+  purl, pip's CPE, and pip's vendored projects from `pip/_vendor/vendor.txt`, which pip
+  DEPENDS_ON); the project DEPENDS_ON it;
 - every other regular file of the archive (SHA-1 and SHA-256) that the project CONTAINS;
 - lists sorted, JSON with sorted keys.
 
@@ -19,6 +24,7 @@ One document per source archive, published as `<archive>.spdx.json`:
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import time
@@ -86,9 +92,115 @@ def normalize(value: Any) -> Any:
     return value
 
 
+_WHEEL_NAME = re.compile(r"(?P<name>[A-Za-z0-9_.]+)-(?P<version>[^-]+)-.+\.whl")
+_VENDOR_PIN = re.compile(r"([A-Za-z0-9_.-]+)==([0-9][0-9A-Za-z.]*)")
+
+
+def vendored_projects(wheel: bytes, where: str) -> list[tuple[str, str]]:
+    """(name, version) of each project a pip wheel vendors (`pip/_vendor/vendor.txt`), names lower-cased."""
+    import zipfile
+    try:
+        with zipfile.ZipFile(io.BytesIO(wheel)) as archive:
+            try:
+                text = archive.read("pip/_vendor/vendor.txt").decode("utf-8")
+            except KeyError:
+                return []
+    except (zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        raise CheckFailed(f"{where} is not a readable wheel: {exc}", where=where) from None
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.partition("#")[0].strip()
+        if not line:
+            continue
+        match = _VENDOR_PIN.fullmatch(line)
+        if not match:
+            raise CheckFailed(f"cannot read line {number} of pip/_vendor/vendor.txt in {where}: {line!r}",
+                              where=where, hint="expected NAME==VERSION")
+        found.append((match[1].lower(), match[2]))
+    return found
+
+
+def _ref(category: str, kind: str, locator: str) -> dict[str, str]:
+    return {"referenceCategory": category, "referenceType": kind, "referenceLocator": locator}
+
+
+def wheel_packages(path: str, data: bytes, partial_packages: Sequence[Mapping[str, Any]],
+                   ids: SpdxIds) -> tuple[list[dict[str, Any]], list[dict[str, str]], str]:
+    """The packages a bundled wheel brings (itself, and for pip its vendored projects), their
+    relationships, and the wheel's package id (which CONTAINS the wheel file).
+
+    When the project's partial SBOM describes the wheel already (CPython's Misc/sbom.spdx.json
+    does, with the PyPI download URL), that description is kept after checking its version and
+    SHA-256 against the wheel; otherwise the package is made from the wheel itself: version from
+    the file name, SHA-256, purl `pkg:pypi/NAME@VERSION` (and pip's CPE), download location
+    NOASSERTION (relman does not ask PyPI), license NOASSERTION, as CPython's SBOM tooling does.
+    """
+    filename = path.rsplit("/", 1)[-1]
+    match = _WHEEL_NAME.fullmatch(filename)
+    if not match:
+        raise CheckFailed(f"{path}: not a wheel file name (NAME-VERSION-TAGS.whl)", where=path)
+    name, version = match["name"].lower().replace("_", "-"), match["version"]
+    digest = hashlib.sha256(data).hexdigest()
+    described = next((p for p in partial_packages if str(p.get("name", "")).lower() == name), None)
+    if described is not None:
+        listed = _checksum(described, "SHA256")
+        if described.get("versionInfo") != version or (listed and listed != digest):
+            raise CheckFailed(
+                f"the partial SBOM describes {name} {described.get('versionInfo')} "
+                f"(SHA-256 {listed or 'not given'}), but the tree bundles {filename} (SHA-256 {digest})",
+                where=path, hint="regenerate the partial SBOM (CPython: make regen-sbom) and tag again")
+        return [], [], str(described["SPDXID"])
+    package_id = ids.make("SPDXRef-PACKAGE", name)
+    refs = [_ref("PACKAGE_MANAGER", "purl", f"pkg:pypi/{name}@{version}")]
+    if name == "pip":
+        refs.insert(0, _ref("SECURITY", "cpe23Type", f"cpe:2.3:a:pypa:pip:{version}:*:*:*:*:*:*:*"))
+    packages: list[dict[str, Any]] = [{
+        "SPDXID": package_id, "name": name, "versionInfo": version, "packageFileName": filename,
+        "originator": "Organization: Python Packaging Authority" if name == "pip" else "NOASSERTION",
+        "supplier": "NOASSERTION", "licenseConcluded": "NOASSERTION", "downloadLocation": "NOASSERTION",
+        "checksums": [{"algorithm": "SHA256", "checksumValue": digest}],
+        "externalRefs": refs, "primaryPackagePurpose": "SOURCE",
+    }]
+    relationships = []
+    known = {str(p.get("name", "")).lower(): str(p["SPDXID"]) for p in partial_packages}
+    for project, pinned in (vendored_projects(data, path) if name == "pip" else []):
+        dep_id = known.get(project)
+        if dep_id is None:
+            dep_id = ids.make("SPDXRef-PACKAGE", project)
+            packages.append({
+                "SPDXID": dep_id, "name": project, "versionInfo": pinned, "downloadLocation": "NOASSERTION",
+                "licenseConcluded": "NOASSERTION", "supplier": "NOASSERTION",
+                "externalRefs": [_ref("PACKAGE_MANAGER", "purl", f"pkg:pypi/{project}@{pinned}")],
+                "primaryPackagePurpose": "SOURCE",
+            })
+        relationships.append({"spdxElementId": package_id, "relatedSpdxElement": dep_id,
+                              "relationshipType": "DEPENDS_ON"})
+    return packages, relationships, package_id
+
+
+def require_sbom_inputs(profile: ArtifactProfile | str, partial: Mapping[str, Any] | None,
+                        wheels: Mapping[str, bytes], artifact: str) -> None:
+    """The profile's rules for what the tree must bring: its partial SBOM, exactly one bundled pip wheel."""
+    prof = get_profile(profile)
+    if prof.sbom_partial_required and partial is None:
+        raise CheckFailed(f"{prof.sbom_partial} is missing from the tagged tree, so {artifact} cannot have an SBOM",
+                          where=prof.sbom_partial,
+                          hint="CPython keeps it up to date with `make regen-sbom`; release-tools refuses a "
+                               "tarball without it")
+    if prof.sbom_wheels_required:
+        import fnmatch
+        for pattern in prof.sbom_wheels:
+            found = sorted(p for p in wheels if fnmatch.fnmatchcase(p, pattern))
+            if len(found) != 1:
+                raise CheckFailed(f"expected exactly one wheel matching {pattern} in the tagged tree, found "
+                                  f"{len(found)}" + (f": {', '.join(found)}" if found else ""),
+                                  where=pattern, hint="ensurepip bundles one pip wheel")
+
+
 def build_source_sbom(*, profile: ArtifactProfile | str, version: Version | str, artifact: BuiltFile,
                       members: Sequence[Member], created_epoch: int,
-                      partial: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                      partial: Mapping[str, Any] | None = None,
+                      wheels: Mapping[str, bytes] | None = None) -> dict[str, Any]:
     """The SPDX 2.3 document for one source archive (see the module docstring)."""
     prof = get_profile(profile)
     v = version if isinstance(version, Version) else Version.parse(version)
@@ -122,17 +234,27 @@ def build_source_sbom(*, profile: ArtifactProfile | str, version: Version | str,
                           where=prof.sbom_partial, hint="regenerate it (CPython: make regen-sbom) and tag again")
 
     project_id = ids.make("SPDXRef-PACKAGE", prof.project.lower())
+    partial_packages = list(packages)
+    for entry in partial_packages:
+        relationships.append({"spdxElementId": project_id, "relatedSpdxElement": entry["SPDXID"],
+                              "relationshipType": "DEPENDS_ON"})
+    owner: dict[str, str] = {}   # a wheel file → the package that CONTAINS it
+    for path, data in sorted((wheels or {}).items()):
+        new_packages, new_relationships, wheel_id = wheel_packages(path, data, partial_packages, ids)
+        owner[path] = wheel_id
+        if new_packages:
+            packages.extend(new_packages)
+            relationships.extend(new_relationships)
+            relationships.append({"spdxElementId": project_id, "relatedSpdxElement": wheel_id,
+                                  "relationshipType": "DEPENDS_ON"})
     for member in members:
         if member.path in partial_paths:
             continue
         file_id = ids.make("SPDXRef-FILE", member.path)
         files.append({"SPDXID": file_id, "fileName": member.path,
                       "checksums": _checksums(member.sha1, member.sha256)})
-        relationships.append({"spdxElementId": project_id, "relatedSpdxElement": file_id,
+        relationships.append({"spdxElementId": owner.get(member.path, project_id), "relatedSpdxElement": file_id,
                               "relationshipType": "CONTAINS"})
-    for entry in packages:
-        relationships.append({"spdxElementId": project_id, "relatedSpdxElement": entry["SPDXID"],
-                              "relationshipType": "DEPENDS_ON"})
     refs = []
     if prof.sbom_cpe:
         refs.append({"referenceCategory": "SECURITY", "referenceType": "cpe23Type",
@@ -209,21 +331,28 @@ def write_sbom(document: Mapping[str, Any], path: Path) -> BuiltFile:
 def sbom_for_archive(archive: Path, *, profile: ArtifactProfile | str, version: Version | str,
                      created_epoch: int) -> dict[str, Any]:
     """The SBOM of an archive on disk (reads its members; the partial SBOM from inside it)."""
+    import fnmatch
+    import tarfile
+
     prof = get_profile(profile)
     members = read_archive_members(archive)
     partial = None
-    if prof.sbom_partial and prof.sbom_partial in members:
-        import tarfile
-        with tarfile.open(archive, "r:*") as tar:
-            for info in tar:
-                if info.isreg() and info.name.split("/", 1)[-1] == prof.sbom_partial:
-                    partial = load_partial({prof.sbom_partial: tar.extractfile(info).read()}, prof)  # type: ignore
-                    break
+    wheels: dict[str, bytes] = {}
+    with tarfile.open(archive, "r:*") as tar:
+        for info in tar:
+            if not info.isreg():
+                continue
+            name = info.name.split("/", 1)[-1]
+            if prof.sbom_partial and name == prof.sbom_partial:
+                partial = load_partial({prof.sbom_partial: tar.extractfile(info).read()}, prof)  # type: ignore
+            elif any(fnmatch.fnmatchcase(name, pattern) for pattern in prof.sbom_wheels):
+                wheels[name] = tar.extractfile(info).read()  # type: ignore[union-attr]
+    require_sbom_inputs(prof, partial, wheels, archive.name)
     from .checksums import sha256_file
     digest, size = sha256_file(archive)
     built = BuiltFile(archive.name, archive, size, digest)
     return build_source_sbom(profile=prof, version=version, artifact=built, members=list(members.values()),
-                             created_epoch=created_epoch, partial=partial)
+                             created_epoch=created_epoch, partial=partial, wheels=wheels)
 
 
 def check_sbom(document: Mapping[str, Any]) -> list[str]:

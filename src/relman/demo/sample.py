@@ -233,7 +233,7 @@ def _write_tree(repo: Path, version: Version) -> None:
         "Doc/library/sample.rst": _DOC_LIBRARY,
         "Doc/whatsnew/index.rst": _WHATSNEW_INDEX.format(xy=version.basic_version),
         f"Doc/whatsnew/{version.basic_version}.rst": _WHATSNEW.format(xy=version.basic_version,
-                                                                      line="*" * (len(version.basic_version) + 16)),
+                                                                      line="*" * (len(version.basic_version) + 24)),
         "Misc/NEWS.d/next/Library/.gitignore": "",
         "relman.toml": _RELMAN_TOML,
         "Misc/sbom.spdx.json": json.dumps(_SBOM, indent=2, sort_keys=True) + "\n",
@@ -442,10 +442,25 @@ _WHATSNEW_INDEX = """What's New in Python
    {xy}.rst
 """
 
-_WHATSNEW = """What's New In Python {xy}
+_WHATSNEW = """
+{line}
+  What's new in Python {xy}
 {line}
 
-Nothing yet.
+:Editor: Sample Editor
+
+.. Rules for maintenance:
+
+   * Anyone can add a line here; the editor rewrites it anyway.
+
+   * Name the issue, for example (Contributed by A. Developer in :gh:`12345`.)
+
+This article explains the new features in Python {xy}.
+
+New modules
+===========
+
+* :mod:`sample`
 """
 
 _SBOM = {
