@@ -29,7 +29,7 @@ class Remotes(_Section):
 class GitSettings(_Section):
     sign_tags: Literal["none", "gpg", "ssh"] = "none"
     signing_key: str | None = None
-    temp_branch: str = "branch-{tag}"
+    temp_branch: str = "branch-{version}"   # release-tools: branch-3.14.0rc1 ({tag}: v3.14.0rc1)
     release_branch: str | None = None   # default: CPython's rule (main for alphas and b1, else X.Y)
     max_repo_age_hours: float = 24.0
 

@@ -126,7 +126,7 @@ def test_unknown_pep_stops_the_release_commit_before_writing(tmp_path):
     assert proc.returncode == 1 and doc["failed"] == ["source.release-commit"], doc.get("failed")
     error = step_outputs(sample, doc["run_id"])["source.release-commit"]["error"]
     assert "PEP for Python 3.14 is not known" in error and "release_peps" in error
-    assert git(sample.repo, "log", "-1", "--format=%s", "branch-v3.14.0rc1") == "README: older link"
+    assert git(sample.repo, "log", "-1", "--format=%s", "branch-3.14.0rc1") == "README: older link"
     assert git(sample.repo, "status", "--porcelain") == ""  # the news were not released either
     # The setting supplies it: the same run resumes and the README links PEP 745.
     proc, doc = run(sample, "3.14.0rc1", f'release_peps = {{ "3.14" = 745 }}\n[readiness]\n'

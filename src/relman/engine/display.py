@@ -43,9 +43,13 @@ class PlainDisplay(Observer):
             print(text, file=self.stream, flush=True)
 
     def run_started(self, run_id, plan, statuses, resumed):
-        done = sum(1 for s in statuses.values() if s in (DONE, SKIPPED))
+        done = sum(1 for s in statuses.values() if s == DONE)
+        skipped = sum(1 for s in statuses.values() if s == SKIPPED)
         verb = "resuming" if resumed else "starting"
-        self._say(f"{verb} run {run_id} ({plan.name}): {len(plan.steps)} steps, {done} already done")
+        counts = [f"{done} already done"] if done else []
+        counts += [f"{skipped} skipped (their condition does not hold)"] if skipped else []
+        self._say(f"{verb} run {run_id} ({plan.name}): {len(plan.steps)} steps"
+                  + (", " + ", ".join(counts) if counts else ""))
 
     def step_status(self, step_id, status, info=""):
         if status == RUNNING:
@@ -109,8 +113,8 @@ class LiveDisplay(Observer):
                     table.add_row("", Group(Text(f"{text}: {done:.0f}/{total:.0f}", style="cyan"),
                                             ProgressBar(total=total, completed=done, width=40)), "")
         counts = {k: sum(1 for v in self.status.values() if v == k) for k in ICONS}
-        head = Text(f"relman run {self.run_id}: {counts[DONE] + counts[SKIPPED]}/{len(self.status)} done",
-                    style="bold")
+        head = Text(f"relman run {self.run_id}: {counts[DONE]}/{len(self.status) - counts[SKIPPED]} done"
+                    + (f", {counts[SKIPPED]} skipped" if counts[SKIPPED] else ""), style="bold")
         return Group(head, table)
 
     def run_started(self, run_id, plan, statuses, resumed):

@@ -81,9 +81,10 @@ def bump_main(ctx: StepContext) -> dict:
     git, nxt = release.git, release.version.next_minor
     checkout(git, "main")
     edits = release.plan_bump(nxt, release_cycle=ctx.resources.get("release_cycle"))
+    configure_ac_moved = "configure.ac" in edits.changed()
     changed = edits.apply()
     notes = release.report_notes(ctx, edits)
-    if "configure.ac" in edits.changed() and release.settings.regen.configure.commands:
+    if configure_ac_moved and release.cpython_like and release.settings.regen.configure.commands:
         from .regen import run_stage  # configure.ac moved to the new version: configure follows
         run_stage(ctx, release, "configure")
     git.add()

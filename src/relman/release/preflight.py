@@ -11,7 +11,7 @@ import time
 
 from ..engine.step import REMOTE, Effect, Gate, Retry, Step, StepContext
 from ..errors import CheckFailed, TransientError
-from ..source.magic import check_magic_number
+from ..source.magic import check_magic_for_release
 from .context import release_of
 
 READINESS_CONCERN = Gate("readiness-concern", "The branch's readiness verdict is Concern. Release anyway?")
@@ -106,7 +106,10 @@ def check_remotes(ctx: StepContext) -> dict:
 
 def check_magic(ctx: StepContext) -> dict:
     release = release_of(ctx)
-    result = check_magic_number(release.repo)
+    result = check_magic_for_release(release.repo, release.version)
+    if not result.applicable:
+        ctx.log(result.message)
+        return result.as_dict() | {"summary": result.message}
     if not result.ok:
         if release.version.is_release_candidate or release.version.is_final:
             raise CheckFailed(result.message, hint="fix the magic number before a release candidate or final")

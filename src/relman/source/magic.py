@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CheckFailed
+from ..version import Version
 
 MAGIC_HEADER = "Include/internal/pycore_magic_number.h"
 MAGIC_TEST = "Lib/test/test_importlib/test_util.py"
@@ -67,7 +68,7 @@ def check_magic_number(repo: Path) -> MagicCheck:
     absent = [rel for rel, path in ((MAGIC_HEADER, header), (MAGIC_TEST, test)) if not path.is_file()]
     if absent:
         return MagicCheck("not-applicable", None, None, MAGIC_HEADER, MAGIC_TEST,
-                          f"not applicable: {' and '.join(absent)} not found")
+                          f"not applicable: {' and '.join(absent)} not found in the tree")
     actual, actual_line = _read_number(header, _DEFINE, "#define PYC_MAGIC_NUMBER")
     expected, expected_line = _read_number(test, _EXPECTED, "EXPECTED_MAGIC_NUMBER =")
     actual_at, expected_at = f"{MAGIC_HEADER}:{actual_line}", f"{MAGIC_TEST}:{expected_line}"
@@ -77,3 +78,16 @@ def check_magic_number(repo: Path) -> MagicCheck:
     return MagicCheck("mismatch", actual, expected, actual_at, expected_at,
                       f"magic numbers don't match: PYC_MAGIC_NUMBER is {actual} in {actual_at}, "
                       f"EXPECTED_MAGIC_NUMBER is {expected} in {expected_at}")
+
+
+MAGIC_CHECK_FROM = (3, 14)   # run_release.py checks the magic number from 3.14 on
+
+
+def check_magic_for_release(repo: Path, version: Version) -> MagicCheck:
+    """The pre-flight magic-number check for a release: not applicable before 3.14 (as in
+    release-tools) or when the files are absent, with the reason in `message`."""
+    if not version.at_least(*MAGIC_CHECK_FROM):
+        return MagicCheck("not-applicable", None, None, MAGIC_HEADER, MAGIC_TEST,
+                          f"not applicable: {version} is older than 3.14, for which release-tools checks "
+                          "the magic number")
+    return check_magic_number(repo)
