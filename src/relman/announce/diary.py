@@ -45,7 +45,8 @@ def diary_markdown(journal: Journal, run_id: int) -> str:
         took = f"{s['duration_s']:.2f} s" if s["duration_s"] is not None else "—"
         summary = (s.get("outputs") or {}).get("summary") if s["status"] == "done" else None
         note = (s["error"] or "").splitlines()[0][:120] if s["error"] else (summary or s["description"])
-        icon = "➖" if (s.get("outputs") or {}).get("status") == "not-applicable" else OUTCOME_ICONS.get(s["status"], "?")
+        not_applicable = (s.get("outputs") or {}).get("status") == "not-applicable"
+        icon = "➖" if not_applicable else OUTCOME_ICONS.get(s["status"], "?")
         lines.append(f"| {icon} | `{s['id']}` | {_clock(s['started_at'])} | {took} | "
                      f"{s['attempts']} | {note.replace('|', '/')} |")
     if data["approvals"]:

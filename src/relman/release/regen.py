@@ -19,6 +19,7 @@ last of these steps leaves (`release_commit_id`).
 
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 
@@ -133,7 +134,7 @@ def regen_steps() -> list[Step]:
     previous = "source.release-commit"
     for stage in STAGES:
         sid = STEP_IDS[stage]
-        steps.append(Step(sid, DESCRIPTIONS[stage], lambda ctx, stage=stage: regenerate(ctx, stage),
+        steps.append(Step(sid, DESCRIPTIONS[stage], functools.partial(regenerate, stage=stage),
                           deps=(previous,), phase=PHASE, uses=("version", "profile"),
                           condition=_cpython_like, condition_text="CPython-shaped profiles (cpython, demo)",
                           timeout_s=7200,

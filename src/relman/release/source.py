@@ -133,7 +133,7 @@ def source_steps() -> list[Step]:
         Step("source.release-commit", "release commit: news released, version bumped, docs `next` replaced",
              make_release_commit, deps=("source.temp-branch",), phase=PHASE, probe=release_commit_probe,
              uses=("version",), effects=(Effect(LOCAL, "edits files and commits \"Python V\""),)),
-        Step("source.tag", "annotated release tag", create_tag, deps=(REGEN_LAST,), phase=PHASE,
+        Step("source.tag", "annotated release tag", create_tag, deps=("source.release-commit", REGEN_LAST), phase=PHASE,
              probe=tag_probe, uses=("version", "sign_tags"),
              effects=(Effect(LOCAL, "creates the tag vV (signed when configured)"),)),
         Step("source.push-fork-preview", "dry run of the push to the fork", preview_fork_push,
