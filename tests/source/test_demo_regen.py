@@ -51,6 +51,8 @@ def test_demo_beta1_regenerates_and_prepares_the_new_main(tmp_path):
     assert "`PEP 790 <https://peps.python.org/pep-0790/>`__ for Python 3.15" in readme
     notes = outputs["post.new-main"]["notes"]
     assert any(n["path"] == "Doc/whatsnew/index.rst" and "above 3.14.rst" in n["message"] for n in notes)
-    # The diary has the notes' step and the regenerations.
+    # The diary has the regenerations; configure needs no follow-up on the new main: it was regenerated.
     diary = Path(summary["report"]).read_text()
     assert "`source.regen-pydoc`" in diary and "`source.regen-configure`" in diary
+    assert {"path": "configure", "message": "regenerated: sh Tools/build/regen-configure.sh", "kind": "info"} in notes
+    assert not any(n["kind"] == "follow-up" and n["path"] == "configure" for n in notes)

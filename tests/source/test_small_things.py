@@ -36,7 +36,12 @@ def test_fresh_run_says_skipped_not_already_done_and_the_diary_says_not_applicab
         ctx.log("not applicable: the files are not in the tree")
         return {"status": "not-applicable", "summary": "not applicable: the files are not in the tree"}
 
-    steps = [Step("magic", "the bytecode magic numbers agree", magic),
+    def commit(ctx):
+        return {"notes": [{"path": "Doc/whatsnew/index.rst", "kind": "follow-up",
+                           "message": "listed 3.16.rst above 3.14.rst (3.15.rst is not listed)"},
+                          {"path": "Doc/whatsnew/3.16.rst", "kind": "info", "message": "created"}]}
+
+    steps = [Step("magic", "the bytecode magic numbers agree", magic), Step("commit", "commit", commit),
              Step("b1-only", "only at beta 1", lambda ctx: {}, condition=lambda p: False),
              Step("b1-also", "also only at beta 1", lambda ctx: {}, condition=lambda p: False),
              Step("always", "always", lambda ctx: {})]
@@ -46,12 +51,15 @@ def test_fresh_run_says_skipped_not_already_done_and_the_diary_says_not_applicab
     run_id = runner.create_run()
     runner.execute(run_id)
     first = out.getvalue().splitlines()[0]
-    assert first == "starting run 1 (t): 4 steps, 2 skipped (their condition does not hold)"
+    assert first == "starting run 1 (t): 5 steps, 2 skipped (their condition does not hold)"
     assert "already done" not in first
     diary = diary_markdown(journal, run_id)
     row = next(line for line in diary.splitlines() if "`magic`" in line)
     assert "not applicable: the files are not in the tree" in row and "✅" not in row
     assert "magic numbers agree" not in row
+    assert ("- `commit`: `Doc/whatsnew/index.rst`: listed 3.16.rst above 3.14.rst (3.15.rst is not listed) "
+            "(follow-up)") in diary
+    assert "created" not in diary.split("## Notes from the edits")[1]
 
 
 def test_temporary_branch_is_named_as_release_tools_names_it(tmp_path: Path) -> None:

@@ -61,6 +61,11 @@ def diary_markdown(journal: Journal, run_id: int) -> str:
         lines += ["", "## Readiness", "",
                   f"Branch {verdict['branch']}: **{verdict['verdict']}**"
                   + (f" — {featured.get('description')}" if featured else "")]
+    noted = [(s["id"], n) for s in data["steps"] for n in ((s.get("outputs") or {}).get("notes") or [])
+             if n.get("kind") != "info"]
+    if noted:
+        lines += ["", "## Notes from the edits", ""]
+        lines += [f"- `{sid}`: `{n['path']}`: {n['message']} ({n['kind']})" for sid, n in noted]
     built = (by_id.get("build.artifacts") or {}).get("outputs") or {}
     if built.get("files"):
         lines += ["", "## Artifacts", "", "| file | size | sha256 |", "|---|---|---|"]

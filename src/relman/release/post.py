@@ -83,10 +83,12 @@ def bump_main(ctx: StepContext) -> dict:
     edits = release.plan_bump(nxt, release_cycle=ctx.resources.get("release_cycle"))
     configure_ac_moved = "configure.ac" in edits.changed()
     changed = edits.apply()
-    notes = release.report_notes(ctx, edits)
     if configure_ac_moved and release.cpython_like and release.settings.regen.configure.commands:
         from .regen import run_stage  # configure.ac moved to the new version: configure follows
-        run_stage(ctx, release, "configure")
+        ran, _ = run_stage(ctx, release, "configure")
+        edits.notes = [n for n in edits.notes if not (n.path == "configure" and n.kind == "follow-up")]
+        edits.note("configure", "regenerated: " + "; ".join(" ".join(argv) for argv in ran), "info")
+    notes = release.report_notes(ctx, edits)
     git.add()
     git.commit(f"Python {nxt}")
     return {"branch": "main", "version": nxt.text, "head": git.head(),
