@@ -58,7 +58,10 @@ class Issue:
 
     @classmethod
     def from_github(cls, data: dict[str, Any]) -> Issue:
-        labels = tuple(l["name"] if isinstance(l, dict) else str(l) for l in data.get("labels") or ())
+        raw_labels = data.get("labels") or []
+        if not isinstance(raw_labels, list):
+            raise TypeError(f"'labels' is a {type(raw_labels).__name__}, not a list")
+        labels = tuple(l["name"] if isinstance(l, dict) else str(l) for l in raw_labels)
         milestone = (data.get("milestone") or {}).get("title") if isinstance(data.get("milestone"), dict) else None
         return cls(int(data["number"]), str(data.get("title") or ""), str(data.get("html_url") or data.get("url") or ""),
                    labels, milestone, "pull_request" in data, data.get("updated_at"))
@@ -221,14 +224,16 @@ class GitHubTracker:
                                            f"{' '.join(response.text.split())[:200]}", hint=hint)
             try:
                 items = json.loads(response.content)
-            except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                raise ExternalServiceError(f"tracker {shown}: malformed or truncated JSON ({error})") from None
+            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+                raise ExternalServiceError(f"tracker {shown}: malformed or truncated JSON ({str(error)[:80]})") from None
             if not isinstance(items, list):
                 raise ExternalServiceError(f"tracker {shown}: expected a list of issues, got {type(items).__name__}")
             try:
                 found.extend(Issue.from_github(item) for item in items)
-            except (KeyError, TypeError, ValueError) as error:
+            except KeyError as error:
                 raise ExternalServiceError(f"tracker {shown}: an issue lacks {error}") from None
+            except (TypeError, ValueError, AttributeError) as error:
+                raise ExternalServiceError(f"tracker {shown}: an issue is malformed ({error})") from None
             url = response.links.get("next", {}).get("url")
             params = None   # the next link carries its own query
         return found
