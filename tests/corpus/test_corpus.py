@@ -153,6 +153,8 @@ def _tamper(folder: Path, operation: list) -> None:
         path.write_bytes(path.read_bytes() + str(rest[0]).encode())
     elif op == "delete":
         path.unlink()
+    elif op == "copy":
+        shutil.copyfile(path, folder / str(rest[0]))
     elif op == "replace":
         path.write_text(path.read_text().replace(str(rest[0]), str(rest[1])))
     elif op == "json":
