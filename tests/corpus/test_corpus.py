@@ -244,3 +244,43 @@ def test_command_line_case(kind: str, case: dict, tmp_path: Path, request, monke
     if fragment:
         assert fragment.lower() in result.output.lower(), (
             f"expected {fragment!r} in the output:\n{result.output}")
+
+
+# ---- HTTP requests to the web app (site_api.toml) ---------------------------------------------
+
+API_KEY = "corpus-key-0f3c9a"
+
+
+@pytest.fixture
+def site_client(tmp_path):
+    from starlette.testclient import TestClient
+
+    from relman.site.app import Site, create_app
+
+    site = Site(data_dir=tmp_path / "site", api_keys={"rm": API_KEY})
+    with TestClient(create_app(site), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.mark.parametrize(("kind", "case"), [c for c in CASES if c.values[0] == "site_api"])
+def test_web_request_case(kind: str, case: dict, site_client) -> None:
+    for setup in case.get("before", []):  # requests that set the scene (must succeed)
+        response = site_client.request(setup["method"], setup["path"], json=setup.get("json"),
+                                       headers={"Authorization": f"ApiKey rm:{API_KEY}"})
+        assert response.status_code < 300, (setup, response.status_code, response.text)
+    headers = dict(case.get("headers", {}))
+    if case.get("auth", False):
+        headers["Authorization"] = f"ApiKey rm:{API_KEY}"
+    kwargs: dict = {"headers": headers}
+    if "json" in case:
+        kwargs["json"] = case["json"]
+    elif "body" in case:
+        kwargs["content"] = case["body"].encode()
+    elif "body_size" in case:
+        kwargs["content"] = b"x" * int(case["body_size"])
+    response = site_client.request(case["method"], case["path"], **kwargs)
+    assert response.status_code != 500, f"HTTP 500 for {case['name']}: {response.text[:500]}"
+    assert response.status_code == case["status"], (response.status_code, response.text[:500])
+    if case.get("message"):
+        assert case["message"].lower() in response.text.lower(), response.text[:500]
+    assert "Traceback" not in response.text
