@@ -145,3 +145,43 @@ def test_fragment_is_304_until_the_verdicts_change(tmp_path: Path) -> None:
         first = client.get("/status/fragment")
         assert first.status_code == 200 and "No Buildbot and no tracker" in first.text
         assert client.get("/status/fragment", headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+
+
+def _listening(port: int) -> list[str]:
+    """Local addresses (hex, as /proc/net/tcp writes them) listening on `port`."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            fields = line.split()
+            address, hex_port = fields[1].rsplit(":", 1)
+            if int(hex_port, 16) == port and fields[3] == "0A":          # 0A: LISTEN
+                found.append(address)
+    return found
+
+
+def test_relman_serve_binds_loopback_and_serves_the_dashboard(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import httpx
+
+    from .webhelpers import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "relman.cli.main", "serve", "--data", str(tmp_path / "site"),
+                             "--state", str(tmp_path / "state"), "--port", str(port), "--cycle", CYCLE],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until(lambda: _listening(port), "relman serve to listen", timeout=30)
+        assert _listening(port) == ["0100007F"]                  # 127.0.0.1 only
+        page = wait_until(lambda: (r := httpx.get(f"http://127.0.0.1:{port}/status/fragment")).status_code == 200
+                          and "Judged" in r.text and r, "a judged dashboard")
+        assert "(security)" in page.text and "N/A" in page.text            # branches from the schedule file
+        assert httpx.get(f"http://127.0.0.1:{port}/runs/").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)

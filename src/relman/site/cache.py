@@ -78,14 +78,19 @@ def cached_response(request: Request, body: bytes, etag: str, *, media_type: str
 class JournalCache:
     """One state folder's journal, opened lazily, with rendered pages cached per journal version."""
 
-    def __init__(self, state_dir: Path | None, *, cached: bool = True):
-        self.path = Path(state_dir) / JOURNAL_NAME if state_dir else None
+    def __init__(self, state_dir: Path | Callable[[], Path | None] | None, *, cached: bool = True):
+        self._state_dir = state_dir
         self.cached = cached
         self._journal: Journal | None = None
         self._probe: sqlite3.Connection | None = None
         self._inode: int | None = None
         self._lock = threading.RLock()
         self._pages: dict[Any, tuple[tuple[int, int], bytes, str, dict[str, str]]] = {}
+
+    @property
+    def path(self) -> Path | None:
+        folder = self._state_dir() if callable(self._state_dir) else self._state_dir
+        return Path(folder) / JOURNAL_NAME if folder else None
 
     def close(self) -> None:
         with self._lock:
@@ -98,11 +103,12 @@ class JournalCache:
 
     def version(self) -> tuple[int, int] | None:
         """(file identity, data_version): changes whenever anything commits to the journal."""
-        if self.path is None:
+        path = self.path
+        if path is None:
             return None
         with self._lock:
             try:
-                inode = self.path.stat().st_ino
+                inode = path.stat().st_ino
             except FileNotFoundError:
                 self.close()
                 return None
@@ -110,7 +116,7 @@ class JournalCache:
                 self.close()
                 self._inode = inode
             if self._probe is None:
-                self._probe = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+                self._probe = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
             (data_version,) = self._probe.execute("PRAGMA data_version").fetchone()
             return inode, data_version
 

@@ -80,6 +80,7 @@ class DashboardState:
         self._issues_at = 0.0
         self._wake = asyncio.Event()
         self._pages: dict[str, tuple[bytes, str]] = {}
+        self._tasks: list[asyncio.Task] = []
         self._render()
 
     # ---- refreshing ----------------------------------------------------------------------
@@ -167,7 +168,21 @@ class DashboardState:
             body = templates.get_template(template).render(request=None, **ctx).encode()
             self._pages[name] = (body, etag_of(body))
 
+    def start(self) -> None:
+        """Start the refresher and the Buildbot follower in the running loop (once)."""
+        if self._tasks and not all(t.done() for t in self._tasks):
+            return
+        self._tasks = [asyncio.create_task(self.run(), name="dashboard-refresher"),
+                       asyncio.create_task(self.follow_buildbot(), name="dashboard-buildbot-events")]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
     async def page(self, name: str) -> tuple[bytes, str]:
+        self.start()            # served without a lifespan (an embedding app): start on first view
         if not self.cached:     # the benchmark's peer: judge and render for every request
             await self.refresh()
         return self._pages[name]
@@ -177,6 +192,18 @@ class DashboardState:
         return {"verdicts": [v.as_dict() for v in snap.verdicts],
                 "judged_at": snap.judged_at.isoformat(timespec="seconds") if snap.judged_at else None,
                 "error": snap.error, "refreshes": snap.refreshes, "following": self.following}
+
+
+def problem_class(severity: Severity) -> str:
+    """A problem's colour: red blocks, amber is a concern, green is no problem, and problems
+    that count against nothing (warnings of unstable builders, disconnected ones) are "minor"."""
+    if severity == Severity.NO_INFO:
+        return "na"
+    if severity == Severity.NO_PROBLEM:
+        return "releasable"
+    if severity < Severity.CONCERNING:
+        return "minor"
+    return verdict_class(severity.verdict)
 
 
 def branch_view(verdict: Verdict) -> dict[str, Any]:
@@ -190,11 +217,12 @@ def branch_view(verdict: Verdict) -> dict[str, Any]:
         by_label.setdefault(problem.label, []).append(problem.as_dict())
     for group in verdict.groups:
         groups.append({"description": group.description, "count": group.count,
-                       "verdict_class": verdict_class(group.severity.verdict),
+                       "verdict_class": problem_class(group.severity),
                        "open": group.severity >= Severity.CONCERNING,
                        "problems": by_label.get(group.description, [])})
     return {**data, "verdict_class": verdict_class(verdict.verdict),
             "featured": featured.as_dict() if show_featured and featured is not None else None,
+            "featured_class": problem_class(featured.effective_severity) if featured is not None else "na",
             "group_views": groups}
 
 
@@ -224,11 +252,8 @@ def routes(site: Site) -> list[BaseRoute]:
 async def lifespan(site: Site) -> AsyncIterator[None]:
     """While the app serves: the refresher, and the Buildbot follower that wakes it."""
     state = _state(site)
-    tasks = [asyncio.create_task(state.run(), name="dashboard-refresher"),
-             asyncio.create_task(state.follow_buildbot(), name="dashboard-buildbot-events")]
+    state.start()
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await state.stop()

@@ -29,7 +29,8 @@ from ..errors import UsageError
 from .app import Site
 from .cache import JournalCache, cached_response, install_filters
 
-STATE_ICONS = {"done": "✅", "running": "⏳", "paused": "⏸", "failed": "💥", "skipped": "⏭", "pending": "·"}
+# Typographic marks every font has (the state is also written out beside them).
+STATE_ICONS = {"done": "✓", "running": "▶", "paused": "‖", "failed": "✗", "skipped": "↷", "pending": "·"}
 EVENTS_SHOWN = 200            # the newest events on the page; all of them in the JSON
 LOG_FILE_LIMIT = 256 * 1024   # a step's job log shown on its page: the last 256 KiB
 LIVE_INTERVAL_MS = {"running": 1000, "paused": 2000, "pending": 2000}
@@ -38,7 +39,8 @@ LIVE_INTERVAL_MS = {"running": 1000, "paused": 2000, "pending": 2000}
 def _cache(site: Site) -> JournalCache:
     cache = site.services.get("runs")
     if cache is None:
-        cache = site.services["runs"] = JournalCache(site.state_dir, cached=bool(site.options.get("cache", True)))
+        cache = site.services["runs"] = JournalCache(lambda: site.state_dir,
+                                                     cached=bool(site.options.get("cache", True)))
     return cache
 
 

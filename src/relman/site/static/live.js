@@ -6,7 +6,7 @@
     root.querySelectorAll("time[datetime]").forEach(function (el) {
       var d = new Date(el.getAttribute("datetime"));
       if (isNaN(d)) return;
-      el.title = el.getAttribute("datetime") + " (UTC)";
+      el.title = el.getAttribute("datetime");
       el.textContent = d.toLocaleString();
     });
   }
