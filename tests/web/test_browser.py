@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from buildbot_fixture import cpython_like_master  # noqa: F401  (the shared session master)
 from conftest import REQUIRE_ALL, require_tool
+
 from relman.readiness.sources import ReadinessSources
 from relman.site.app import Site, create_app
 
