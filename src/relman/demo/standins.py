@@ -82,7 +82,7 @@ class PurgeRecorder:
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_PURGE(self) -> None:  # noqa: N802 (the HTTP method's name)
+            def do_PURGE(self) -> None:
                 with recorder.lock, open(recorder.log, "a") as out:
                     out.write(json.dumps({"path": self.path, "time": time.time()}) + "\n")
                 body = b'{"status": "ok"}'
@@ -211,5 +211,12 @@ def demo_publishing(root: Path, version: Version) -> Iterator[DemoPublishing]:
         site.stop()
 
 
-__all__ = ["demo_publishing", "DemoPublishing", "SiteServer", "PurgeRecorder", "StandInBuilders",
-           "placeholder_bytes", "API_KEY_ENV"]
+__all__ = [
+    "API_KEY_ENV",
+    "DemoPublishing",
+    "PurgeRecorder",
+    "SiteServer",
+    "StandInBuilders",
+    "demo_publishing",
+    "placeholder_bytes",
+]

@@ -91,7 +91,7 @@ class DownloadsClient:
 
     def objects(self, resource: str, **filters: Any) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
-        params = {**filters, "limit": 0}
+        params: dict[str, Any] | None = {**filters, "limit": 0}
         path: str | None = API_PREFIX + resource + "/"
         while path:
             body = self.request("GET", path, params=params).json()
@@ -231,4 +231,4 @@ def _hint(status: int) -> str | None:
     return None
 
 
-__all__ = ["DownloadsClient", "Backoff", "RegistrationResult", "RegistrationFailed", "OS_NAMES"]
+__all__ = ["OS_NAMES", "Backoff", "DownloadsClient", "RegistrationFailed", "RegistrationResult"]

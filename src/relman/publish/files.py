@@ -33,7 +33,7 @@ def folder_name(version: Version) -> str:
     return version.normalized
 
 
-def publication(profile: str, version: Version, artifacts_dir: Path, platform_files: Mapping[str, Mapping] = (),
+def publication(profile: str, version: Version, artifacts_dir: Path, platform_files: Mapping[str, Mapping] | None = None,
                 platform_dir: Path | None = None) -> list[PublishedFile]:
     """Every file to publish: what the signed release manifest lists (with its digests), the
     manifest and its signatures, and the verified platform hand-offs."""
@@ -50,7 +50,7 @@ def publication(profile: str, version: Version, artifacts_dir: Path, platform_fi
         if path.is_file() and name not in files:
             digest, size = sha256_file(path)
             files[name] = PublishedFile(name, size, digest, path)
-    for name, info in dict(platform_files).items():
+    for name, info in dict(platform_files or {}).items():
         if platform_dir is None:
             raise CheckFailed("platform files given without their folder")
         files[name] = PublishedFile(name, int(info["size"]), str(info["sha256"]), platform_dir / name)
@@ -105,5 +105,13 @@ def public_urls(files: Iterable[PublishedFile], file_base_url: str) -> list[tupl
     return [(base + f.name, f.size, f.sha256) for f in files]
 
 
-__all__ = ["PublishedFile", "publication", "desired_files", "release_payload", "release_slug", "folder_name",
-           "public_urls", "registrable"]
+__all__ = [
+    "PublishedFile",
+    "desired_files",
+    "folder_name",
+    "public_urls",
+    "publication",
+    "registrable",
+    "release_payload",
+    "release_slug",
+]

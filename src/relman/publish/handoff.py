@@ -95,7 +95,7 @@ def handoff_email(handoff: Handoff, *, sender: str, to: str | None, project: str
 
 
 class Drop(Protocol):
-    """Where platform builders deliver files: a local folder or a folder on an SFTP server."""
+    """Where platform builders deliver files (a local folder: `LocalDrop`)."""
 
     def listing(self) -> dict[str, int]:
         """name → size of the files delivered so far."""
@@ -212,5 +212,17 @@ def _read_sums(path: Path) -> dict[str, str]:
     return sums
 
 
-__all__ = ["Handoff", "plan_handoffs", "handoff_platforms", "handoff_email", "LocalDrop", "Drop", "check_drop",
-           "status_line", "verify_arrivals", "PlatformStatus", "platform_title", "SUMS_NAME"]
+__all__ = [
+    "SUMS_NAME",
+    "Drop",
+    "Handoff",
+    "LocalDrop",
+    "PlatformStatus",
+    "check_drop",
+    "handoff_email",
+    "handoff_platforms",
+    "plan_handoffs",
+    "platform_title",
+    "status_line",
+    "verify_arrivals",
+]

@@ -124,5 +124,12 @@ def uri_pk(uri: str | int) -> int | None:
     return int(match.group(1)) if match else None
 
 
-__all__ = ["OSPayload", "ReleasePayload", "ReleaseFilePayload", "SIDECAR_FIELDS", "KIND_FIELDS",
-           "release_version_text", "uri_pk"]
+__all__ = [
+    "KIND_FIELDS",
+    "SIDECAR_FIELDS",
+    "OSPayload",
+    "ReleaseFilePayload",
+    "ReleasePayload",
+    "release_version_text",
+    "uri_pk",
+]

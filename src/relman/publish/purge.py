@@ -52,4 +52,4 @@ def purge_urls(endpoint: str, urls: Iterable[str], *, http: httpx.Client | None 
     return done
 
 
-__all__ = ["purge_urls", "purge_target"]
+__all__ = ["purge_target", "purge_urls"]

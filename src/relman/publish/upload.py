@@ -4,7 +4,7 @@ A target receives files into a staging folder first, then moves each into place 
 atomic rename, so users never download a half-written file; files of other releases in the
 same folder (3.14.0a1 … 3.14.0 share `3.14.0/`) are left alone. Permissions are set only
 where they differ from what is wanted (another user's files are not touched).
-`LocalTree` is a folder on this machine; `relman.publish.sftp.SftpTarget` is a server.
+`LocalTree` is a folder on this machine (the demo's downloads server, or a mounted one).
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import uuid
 import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
@@ -149,29 +151,36 @@ class LocalTree:
 def unpack_flat(archive: Path, dest: Path) -> int:
     """Unpack a docs archive into `dest`, dropping its single top folder; refuses members that
     would land outside `dest` (absolute paths, `..`, links)."""
-    names: list[tuple[str, Callable[[], bytes]]] = []
-    if archive.name.endswith(".zip"):
-        zf = zipfile.ZipFile(archive)
-        names = [(i.filename, (lambda i=i: zf.read(i))) for i in zf.infolist() if not i.is_dir()]
-    else:
-        tf = tarfile.open(archive)
-        members = [m for m in tf.getmembers() if not m.isdir()]
-        bad = [m.name for m in members if not m.isfile()]
-        if bad:
-            raise CheckFailed(f"{archive.name} holds links or special files: {', '.join(bad[:3])}")
-        names = [(m.name, (lambda m=m: tf.extractfile(m).read())) for m in members]  # type: ignore[union-attr]
-    tops = {PurePosixPath(n).parts[0] for n, _ in names if PurePosixPath(n).parts}
-    strip = 1 if len(tops) == 1 and all(len(PurePosixPath(n).parts) > 1 for n, _ in names) else 0
-    count = 0
-    for name, read in names:
-        parts = PurePosixPath(name).parts[strip:]
-        if not parts or PurePosixPath(name).is_absolute() or ".." in parts:
-            raise CheckFailed(f"{archive.name}: unsafe member {name!r}")
-        target = dest.joinpath(*parts)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(read())
-        count += 1
-    return count
+    with ExitStack() as stack:
+        names: list[tuple[str, Callable[[], bytes]]]
+        if archive.name.endswith(".zip"):
+            zf = stack.enter_context(zipfile.ZipFile(archive))
+            names = [(i.filename, partial(zf.read, i)) for i in zf.infolist() if not i.is_dir()]
+        else:
+            tf = stack.enter_context(tarfile.open(archive))
+            members = [m for m in tf.getmembers() if not m.isdir()]
+            bad = [m.name for m in members if not m.isfile()]
+            if bad:
+                raise CheckFailed(f"{archive.name} holds links or special files: {', '.join(bad[:3])}")
+            names = [(m.name, partial(_member_bytes, tf, m)) for m in members]
+        paths = [PurePosixPath(n) for n, _ in names]
+        tops = {p.parts[0] for p in paths if p.parts}
+        strip = 1 if len(tops) == 1 and all(len(p.parts) > 1 for p in paths) else 0
+        for (name, read), path in zip(names, paths):
+            parts = path.parts[strip:]
+            if not parts or path.is_absolute() or ".." in parts:
+                raise CheckFailed(f"{archive.name}: unsafe member {name!r}")
+            target = dest.joinpath(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(read())
+        return len(names)
 
 
-__all__ = ["UploadTarget", "LocalTree", "UploadReport", "unpack_flat", "check_relative", "STAGING"]
+def _member_bytes(tf: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    handle = tf.extractfile(member)
+    if handle is None:
+        raise CheckFailed(f"cannot read {member.name}")
+    return handle.read()
+
+
+__all__ = ["STAGING", "LocalTree", "UploadReport", "UploadTarget", "check_relative", "unpack_flat"]

@@ -71,4 +71,4 @@ def verify_downloads(expected: Iterable[tuple[str, int, str]], *, http: httpx.Cl
     return report
 
 
-__all__ = ["verify_downloads", "UserVerifyReport", "fetch_digest"]
+__all__ = ["UserVerifyReport", "fetch_digest", "verify_downloads"]

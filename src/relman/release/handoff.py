@@ -12,14 +12,22 @@ from __future__ import annotations
 import json
 import smtplib
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from ..engine.step import LOCAL, REMOTE, Effect, Step, StepContext
 from ..errors import CheckFailed, StepTimeout, UsageError
-from ..publish.handoff import (LocalDrop, check_drop, handoff_email, handoff_platforms, plan_handoffs,
-                               platform_title, status_line, verify_arrivals)
+from ..publish.handoff import (
+    LocalDrop,
+    check_drop,
+    handoff_email,
+    handoff_platforms,
+    plan_handoffs,
+    platform_title,
+    status_line,
+    verify_arrivals,
+)
 from .build import has_artifacts
 from .context import Release, release_of
 from .publish import security_release
@@ -53,7 +61,7 @@ def send_handoffs(ctx: StepContext) -> dict:
         ctx.log("no platform hand-offs for this release" + (" (security release: source only)" if security else ""))
         return {"platforms": [], "security": security}
     tag = ctx.dep("source.tag")
-    deadline = (datetime.now(timezone.utc) + timedelta(hours=s.handoff_deadline_hours)).isoformat(timespec="minutes")
+    deadline = (datetime.now(UTC) + timedelta(hours=s.handoff_deadline_hours)).isoformat(timespec="minutes")
     handoffs = plan_handoffs(release.settings.profile, release.version, security=security,
                              tag=str(tag.get("tag", release.version.git_tag)), commit=str(tag.get("commit", "")),
                              drop=_drop_root(release), deadline=deadline)
@@ -70,7 +78,7 @@ def send_handoffs(ctx: StepContext) -> dict:
         if s.smtp_host and handoff.platform not in sent:
             with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=30) as smtp:
                 smtp.send_message(message)
-            sent[handoff.platform] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            sent[handoff.platform] = datetime.now(UTC).isoformat(timespec="seconds")
             sent_file.write_text(json.dumps(sent, indent=2) + "\n")
             ctx.log(f"hand-off sent to {message['To']} ({platform_title(handoff.platform)})")
         else:
@@ -135,8 +143,8 @@ def wait_for_platforms(ctx: StepContext) -> dict:
 
 
 def handoff_steps() -> list[Step]:
-    common: dict[str, Any] = dict(phase=PHASE, condition=has_artifacts,
-                                  condition_text="for profiles with an artifact manifest", uses=("version",))
+    common: dict[str, Any] = {"phase": PHASE, "condition": has_artifacts,
+                              "condition_text": "for profiles with an artifact manifest", "uses": ("version",)}
     return [
         Step("publish.handoff", "hand the tag to the platform builders (email draft, sent when SMTP is set)",
              send_handoffs, deps=("source.push-fork",), timeout_s=300,

@@ -14,20 +14,28 @@ the steps say so and do nothing, so a release that is not published by relman st
 from __future__ import annotations
 
 import os
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 from ..artifacts.manifest import get_profile
 from ..engine.step import REMOTE, Effect, Retry, Step, StepContext
 from ..errors import CheckFailed, TransientError, UsageError
-from ..publish.files import (PublishedFile, desired_files, folder_name, public_urls, publication, release_payload,
-                             release_slug)
+from ..publish.files import (
+    PublishedFile,
+    desired_files,
+    folder_name,
+    public_urls,
+    publication,
+    release_payload,
+    release_slug,
+)
 from ..version import Version
 from .build import BUILD_DONE, has_artifacts
 from .context import Release, release_of
 
 PHASE = "publish"
-NOT_CONFIGURED = "no [publish] target configured (downloads_dir or sftp_host): nothing uploaded"
+NOT_CONFIGURED = "no [publish] target configured (downloads_dir): nothing uploaded"
 
 
 def _settings(release: Release):
@@ -40,14 +48,8 @@ def security_release(ctx: StepContext) -> bool:
 
 
 def upload_target(release: Release):
-    """The configured upload target (local tree or SFTP)."""
+    """The configured upload target."""
     s = _settings(release)
-    if s.target == "sftp":
-        from ..publish.sftp import SftpTarget
-
-        return SftpTarget(host=s.sftp_host or "", port=s.sftp_port, user=s.sftp_user,
-                          known_hosts=s.sftp_known_hosts, key=s.sftp_key, root=s.sftp_root,
-                          docs_root=s.sftp_docs_root, parallel=s.parallel)
     from ..publish.upload import LocalTree
 
     return LocalTree(Path(s.downloads_dir or ""), Path(s.docs_dir) if s.docs_dir else None, parallel=s.parallel)
@@ -139,8 +141,8 @@ def unpack_docs(ctx: StepContext) -> dict:
     s = _settings(release)
     if not s.configured:
         return {"skipped": NOT_CONFIGURED}
-    if s.target == "local" and not s.docs_dir or s.target == "sftp" and not s.sftp_docs_root:
-        ctx.log("no docs folder configured ([publish] docs_dir / sftp_docs_root): docs not unpacked")
+    if not s.docs_dir:
+        ctx.log("no docs folder configured ([publish] docs_dir): docs not unpacked")
         return {"skipped": "no docs folder configured"}
     names = {f["name"] for f in ctx.dep("publish.upload").get("files", [])}
     from ..artifacts.manifest import expected_files
@@ -149,7 +151,7 @@ def unpack_docs(ctx: StepContext) -> dict:
             if spec.docs_format == "html" and spec.name in names]
     if not html:
         return {"skipped": "this release has no HTML docs archive"}
-    archive = sorted(html, key=lambda n: not n.endswith(".zip"))[0]
+    archive = min(html, key=lambda n: not n.endswith(".zip"))
     target = upload_target(release)
     dest = f"release/{release.version.text}"
     try:
@@ -260,9 +262,9 @@ def verify_and_publish(ctx: StepContext) -> dict:
 
 
 def _now() -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _newest_final(client, version: Version) -> bool:
@@ -281,8 +283,8 @@ def _newest_final(client, version: Version) -> bool:
 
 
 def publish_steps() -> list[Step]:
-    common: dict[str, Any] = dict(phase=PHASE, condition=has_artifacts,
-                                  condition_text="for profiles with an artifact manifest", uses=("version",))
+    common: dict[str, Any] = {"phase": PHASE, "condition": has_artifacts,
+                              "condition_text": "for profiles with an artifact manifest", "uses": ("version",)}
     remote = (Effect(REMOTE, "writes release files to the downloads server"),)
     retry = Retry(attempts=3, backoff_s=2.0, on=(TransientError,))
     return [
@@ -307,4 +309,4 @@ def publish_steps() -> list[Step]:
 
 PUBLISH_DONE = ("publish.upload",)
 
-__all__ = ["publish_steps", "PUBLISH_DONE", "upload_target", "purge_list", "file_base_url", "download_base_url"]
+__all__ = ["PUBLISH_DONE", "download_base_url", "file_base_url", "publish_steps", "purge_list", "upload_target"]

@@ -13,7 +13,7 @@ import json
 import mimetypes
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -24,8 +24,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 
 from ..errors import VersionError
-from ..publish.models import (SIDECAR_FIELDS, OSPayload, ReleaseFilePayload, ReleasePayload,
-                              release_version_text, uri_pk)
+from ..publish.models import SIDECAR_FIELDS, OSPayload, ReleaseFilePayload, ReleasePayload, release_version_text, uri_pk
 from ..version import Version
 from .app import Site
 from .store import Conflict, DownloadsStore
@@ -131,7 +130,7 @@ def _to_row(site: Site, resource: Resource, payload: BaseModel) -> dict[str, Any
                 raise ApiError(400, {resource.error_key: {field: [f"no such {target.name}: {payload.model_dump()[field]}"]}})
             values[f"{field}_id"] = pk
     if resource is RELEASE and values.get("release_date") is not None:
-        values["release_date"] = values["release_date"].astimezone(timezone.utc).isoformat(timespec="seconds") \
+        values["release_date"] = values["release_date"].astimezone(UTC).isoformat(timespec="seconds") \
             if values["release_date"].tzinfo else values["release_date"].isoformat(timespec="seconds")
     return values
 
@@ -417,7 +416,7 @@ def page_routes(site: Site) -> list[BaseRoute]:
         releases = [r for r in store.find("release", "is_published = 1", order="release_date DESC, id DESC",
                                           limit=50)[1]]
         base = site.base_url.rstrip("/") or str(request.base_url).rstrip("/")
-        updated = max((r["updated"] for r in releases), default=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        updated = max((r["updated"] for r in releases), default=datetime.now(UTC).isoformat(timespec="seconds"))
         xml = site.templates.get_template("downloads/feed.xml").render(releases=releases, base=base, updated=updated)
         return Response(xml, media_type="application/atom+xml; charset=utf-8")
 
@@ -475,7 +474,7 @@ def ftp_routes(site: Site) -> list[BaseRoute]:
                 return RedirectResponse(request.url.path + "/", status_code=301)
             entries = sorted((e for e in target.iterdir() if not e.name.startswith(".")), key=lambda e: e.name)
             rows = [{"name": e.name + ("/" if e.is_dir() else ""), "size": None if e.is_dir() else e.stat().st_size,
-                     "mtime": datetime.fromtimestamp(e.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M")}
+                     "mtime": datetime.fromtimestamp(e.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M")}
                     for e in entries]
             return site.render(request, "downloads/ftp_index.html", path="/ftp/python/" + relative, rows=rows)
         if not target.is_file():
@@ -489,4 +488,4 @@ def routes(site: Site) -> list[BaseRoute]:
     return [*api_routes(site), *page_routes(site), *ftp_routes(site)]
 
 
-__all__ = ["routes", "store_of", "ftp_root", "safe_path", "download_overview", "content_type", "SIDECAR_FIELDS"]
+__all__ = ["SIDECAR_FIELDS", "content_type", "download_overview", "ftp_root", "routes", "safe_path", "store_of"]
