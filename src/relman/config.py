@@ -76,9 +76,16 @@ class BuildSettings(_Section):
 class PublishSettings(_Section):
     """Where a release goes after the build: upload target, downloads site, CDN, platform hand-offs."""
 
-    target: Literal["local"] = "local"
+    target: Literal["local", "sftp"] = "local"
     downloads_dir: str | None = None           # local target: the ftp root (X.Y.Z/ folders below it)
     docs_dir: str | None = None                # local target: docs are unpacked into <docs_dir>/release/<version>/
+    sftp_host: str | None = None
+    sftp_port: int = 22
+    sftp_user: str | None = None
+    sftp_known_hosts: str | None = None        # strict host-key checking: the host must be listed here
+    sftp_key: str | None = None                # private key file (default: the ssh agent / ~/.ssh keys)
+    sftp_root: str = "/srv/www.python.org/ftp/python"
+    sftp_docs_root: str | None = None          # docs are unpacked into <sftp_docs_root>/release/<version>/
     parallel: int = 16                         # files in flight at once
     site_url: str | None = None                # the downloads site (its /api/v1/downloads/ API)
     api_key_env: str = "RELMAN_DOWNLOADS_API_KEY"   # env var holding "user:key" (never the key itself)
@@ -95,7 +102,7 @@ class PublishSettings(_Section):
 
     @property
     def configured(self) -> bool:
-        return bool(self.downloads_dir)
+        return bool(self.downloads_dir if self.target == "local" else self.sftp_host)
 
 
 class Settings(_Section):

@@ -76,7 +76,7 @@ class SiteServer:
 class PurgeRecorder:
     """A stand-in CDN purge endpoint: 200 for every PURGE, each one appended to a JSONL file."""
 
-    def __init__(self, log: Path):
+    def __init__(self, log: Path, port: int | None = None):
         self.log = log
         log.parent.mkdir(parents=True, exist_ok=True)
         recorder = self
@@ -96,7 +96,7 @@ class PurgeRecorder:
                 pass
 
         self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", _free_port(port)), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="demo-cdn", daemon=True)
 
     @property
@@ -190,12 +190,13 @@ def demo_publishing(root: Path, version: Version) -> Iterator[DemoPublishing]:
     site_dir = root / "site"
     site_dir.mkdir(parents=True, exist_ok=True)
     (root / "downloads").mkdir(exist_ok=True)
-    port_file = site_dir / "port"
-    preferred = int(port_file.read_text()) if port_file.is_file() else None
+    # The same ports on a resumed rehearsal when they are free: the endpoints are run inputs.
+    ports_file = site_dir / "ports.json"
+    ports = json.loads(ports_file.read_text()) if ports_file.is_file() else {}
     key = secrets.token_hex(16)
-    site = SiteServer(site_dir, root / "downloads", {"rm": key}, preferred).start()
-    port_file.write_text(f"{site.port}\n")
-    cdn = PurgeRecorder(root / "cdn" / "purges.jsonl").start()
+    site = SiteServer(site_dir, root / "downloads", {"rm": key}, ports.get("site")).start()
+    cdn = PurgeRecorder(root / "cdn" / "purges.jsonl", ports.get("cdn")).start()
+    ports_file.write_text(json.dumps({"site": site.port, "cdn": cdn.httpd.server_address[1]}) + "\n")
     builders = StandInBuilders(root / "work" / "handoff").start()
     previous = os.environ.get(API_KEY_ENV)
     os.environ[API_KEY_ENV] = f"rm:{key}"

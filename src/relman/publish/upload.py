@@ -4,7 +4,7 @@ A target receives files into a staging folder first, then moves each into place 
 atomic rename, so users never download a half-written file; files of other releases in the
 same folder (3.14.0a1 … 3.14.0 share `3.14.0/`) are left alone. Permissions are set only
 where they differ from what is wanted (another user's files are not touched).
-`LocalTree` is a folder on this machine (the demo's downloads server, or a mounted one).
+`LocalTree` is a folder on this machine; `relman.publish.sftp.SftpTarget` is a server.
 """
 
 from __future__ import annotations

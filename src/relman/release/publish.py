@@ -35,7 +35,7 @@ from .build import BUILD_DONE, has_artifacts
 from .context import Release, release_of
 
 PHASE = "publish"
-NOT_CONFIGURED = "no [publish] target configured (downloads_dir): nothing uploaded"
+NOT_CONFIGURED = "no [publish] target configured (downloads_dir, or sftp_host): nothing uploaded"
 
 
 def _settings(release: Release):
@@ -48,8 +48,13 @@ def security_release(ctx: StepContext) -> bool:
 
 
 def upload_target(release: Release):
-    """The configured upload target."""
+    """The configured upload target (a local tree, or a server over SFTP)."""
     s = _settings(release)
+    if s.target == "sftp":
+        from ..publish.sftp import SftpTarget
+
+        return SftpTarget(s.sftp_host or "", port=s.sftp_port, user=s.sftp_user, known_hosts=s.sftp_known_hosts,
+                          key=s.sftp_key, root=s.sftp_root, docs_root=s.sftp_docs_root, parallel=s.parallel)
     from ..publish.upload import LocalTree
 
     return LocalTree(Path(s.downloads_dir or ""), Path(s.docs_dir) if s.docs_dir else None, parallel=s.parallel)
@@ -141,8 +146,8 @@ def unpack_docs(ctx: StepContext) -> dict:
     s = _settings(release)
     if not s.configured:
         return {"skipped": NOT_CONFIGURED}
-    if not s.docs_dir:
-        ctx.log("no docs folder configured ([publish] docs_dir): docs not unpacked")
+    if not (s.sftp_docs_root if s.target == "sftp" else s.docs_dir):
+        ctx.log("no docs folder configured ([publish] docs_dir / sftp_docs_root): docs not unpacked")
         return {"skipped": "no docs folder configured"}
     names = {f["name"] for f in ctx.dep("publish.upload").get("files", [])}
     from ..artifacts.manifest import expected_files
