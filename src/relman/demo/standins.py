@@ -43,15 +43,16 @@ def _free_port(preferred: int | None) -> int:
 class SiteServer:
     """relman's downloads site on 127.0.0.1, in a thread (uvicorn)."""
 
-    def __init__(self, data_dir: Path, ftp_root: Path, api_keys: dict[str, str], port: int | None = None):
+    def __init__(self, data_dir: Path, ftp_root: Path, api_keys: dict[str, str], port: int | None = None, *,
+                 state_dir: Path | None = None, options: dict[str, Any] | None = None):
         import uvicorn
 
         from ..site.app import Site, create_app
 
-        self.site = Site(data_dir=data_dir, api_keys=api_keys, options={"ftp_root": str(ftp_root)})
+        self.site = Site(data_dir=data_dir, api_keys=api_keys, state_dir=state_dir,
+                         options={"ftp_root": str(ftp_root), **(options or {})})
         self.port = _free_port(port)
-        config = uvicorn.Config(create_app(self.site), host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="off")
+        config = uvicorn.Config(create_app(self.site), host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="demo-site", daemon=True)
 
@@ -194,7 +195,9 @@ def demo_publishing(root: Path, version: Version) -> Iterator[DemoPublishing]:
     ports_file = site_dir / "ports.json"
     ports = json.loads(ports_file.read_text()) if ports_file.is_file() else {}
     key = secrets.token_hex(16)
-    site = SiteServer(site_dir, root / "downloads", {"rm": key}, ports.get("site")).start()
+    # The whole web app: downloads, plus the dashboard and the runs of this rehearsal.
+    site = SiteServer(site_dir, root / "downloads", {"rm": key}, ports.get("site"), state_dir=root / "state",
+                      options={"cycle": str(root / "release-cycle.json")}).start()
     cdn = PurgeRecorder(root / "cdn" / "purges.jsonl", ports.get("cdn")).start()
     ports_file.write_text(json.dumps({"site": site.port, "cdn": cdn.httpd.server_address[1]}) + "\n")
     builders = StandInBuilders(root / "work" / "handoff").start()

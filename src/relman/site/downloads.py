@@ -78,10 +78,9 @@ class ApiError(Exception):
 
 
 def store_of(site: Site) -> DownloadsStore:
-    store = site.options.get("_downloads_store")
+    store = site.services.get("downloads")
     if store is None:
-        store = DownloadsStore(site.data_dir / "downloads.db")
-        site.options["_downloads_store"] = store
+        store = site.services["downloads"] = DownloadsStore(site.data_dir / "downloads.db")
     return store
 
 
