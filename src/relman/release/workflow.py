@@ -8,8 +8,10 @@ from __future__ import annotations
 from ..engine.plan import Plan
 from ..engine.step import Step
 from .build import BUILD_DONE, build_steps
+from .handoff import handoff_steps
 from .post import post_steps
 from .preflight import preflight_steps
+from .publish import PUBLISH_DONE, publish_steps
 from .regen import regen_steps
 from .source import source_steps
 
@@ -17,8 +19,8 @@ WORKFLOW = "release"
 
 
 def release_steps() -> list[Step]:
-    steps = preflight_steps() + source_steps() + regen_steps() + build_steps()
-    after_publish = ("source.push-fork", *BUILD_DONE)
+    steps = preflight_steps() + source_steps() + regen_steps() + build_steps() + handoff_steps() + publish_steps()
+    after_publish = ("source.push-fork", *BUILD_DONE, *PUBLISH_DONE)
     return steps + post_steps(after_publish)
 
 
