@@ -21,6 +21,11 @@ profile_option = click.option(
 def pick_profile(name: str, repo: Path | None) -> ArtifactProfile:
     if name != "auto":
         return get_profile(name)
+    if repo is not None:  # the configured profile first (the sample project has a configure too)
+        from ..configfile import read_repo_config
+        configured = read_repo_config(repo)[0].get("profile")
+        if configured in PROFILES:
+            return get_profile(configured)
     if repo is not None and (repo / "configure").is_file() and (repo / "Python" / "ceval.c").is_file():
         return get_profile("cpython")
     return get_profile("demo")

@@ -33,20 +33,9 @@ SECTIONS: tuple[str, ...] = (
     "C API",
 )
 
-# blurb 1.0.7 to 2.2.0: the same order without the platform sections added in 2.3.0.
-LEGACY_SECTIONS: tuple[str, ...] = (
-    "Security",
-    "Core and Builtins",
-    "Library",
-    "Documentation",
-    "Tests",
-    "Build",
-    "Windows",
-    "macOS",
-    "IDLE",
-    "Tools/Demos",
-    "C API",
-)
+# The platform sections blurb 2.3.0 added; 1.0.7 to 2.2.0 had the others, in the same order.
+ADDED_IN_2_3: tuple[str, ...] = ("iOS", "Android", "FreeBSD", "WASI", "Emscripten", "Unsupported platforms")
+LEGACY_SECTIONS: tuple[str, ...] = tuple(s for s in SECTIONS if s not in ADDED_IN_2_3)
 
 DEFAULT_BLURB_VERSION = "2.3.0"
 SECURITY = "Security"
