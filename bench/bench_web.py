@@ -201,6 +201,8 @@ def main() -> None:
         serve(args)
         return
 
+    import httpx
+
     from bench.results import write_section
     from relman.ci.buildbot_local import free_port
 
@@ -212,17 +214,16 @@ def main() -> None:
         run_id = make_run(state)
         bb, cycle = start_master(tmp)
         try:
-            for cached in (True, False):
-                port = free_port()
-                proc = start_server(port, tmp / "site", state, bb.url, cycle, cached)
-                try:
-                    base = f"http://127.0.0.1:{port}"
-                    if cached:              # wait for the first verdicts
-                        while not json.loads(__import__("httpx").get(base + "/status.json").text)["judged_at"]:
-                            time.sleep(0.2)
-                    pages = [("dashboard `/`", "/", args.requests if cached else args.peer_dashboard_requests),
-                             (f"run page `/runs/{run_id}`", f"/runs/{run_id}", args.requests)]
-                    for name, path, count in pages:
+            pages = [("dashboard `/`", "/"), (f"run page `/runs/{run_id}`", f"/runs/{run_id}")]
+            for name, path in pages:
+                for cached in (True, False):      # a fresh server for each: nothing left over in it
+                    port = free_port()
+                    proc = start_server(port, tmp / "site", state, bb.url, cycle, cached)
+                    try:
+                        base = f"http://127.0.0.1:{port}"
+                        while cached and not httpx.get(base + "/status.json").json()["judged_at"]:
+                            time.sleep(0.2)     # the first verdicts
+                        count = args.requests if cached or path != "/" else args.peer_dashboard_requests
                         if args.client == "wrk":
                             seconds = args.seconds if cached or path != "/" else max(args.seconds, 60)
                             result = load_wrk(base + path, seconds)
@@ -232,9 +233,13 @@ def main() -> None:
                         print(f"{'cached' if cached else 'uncached':8} {name:28} p50 {result['p50']:7.1f} ms  "
                               f"p99 {result['p99']:8.1f} ms  max {result['max']:8.1f} ms  {result['rps']:6.0f} req/s"
                               f"  errors {int(result['errors'])}")
-                finally:
-                    proc.terminate()
-                    proc.wait(10)
+                    finally:
+                        proc.terminate()
+                        try:
+                            proc.wait(10)
+                        except subprocess.TimeoutExpired:
+                            proc.kill()
+                            proc.wait()
         finally:
             bb.stop()
 

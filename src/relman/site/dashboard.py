@@ -216,8 +216,8 @@ class DashboardState:
 
     def start(self) -> None:
         """Start the refresher and the Buildbot follower in the running loop (once)."""
-        if self._tasks and not all(t.done() for t in self._tasks):
-            return
+        if not self.cached or self._tasks and not all(t.done() for t in self._tasks):
+            return              # (uncached, the benchmark's peer, every view judges: nothing to keep fresh)
         self._tasks = [asyncio.create_task(self.run(), name="dashboard-refresher"),
                        asyncio.create_task(self.follow_buildbot(), name="dashboard-buildbot-events")]
 
