@@ -96,6 +96,35 @@ def make_run(state: Path) -> int:
     return run_id
 
 
+def make_release(data: Path) -> str | None:
+    """A published release with 20 files, registered through the downloads API (when present)."""
+    try:
+        import relman.site.downloads  # noqa: F401
+    except ImportError:
+        return None
+    from starlette.testclient import TestClient
+
+    from relman.site.app import Site, create_app
+
+    api, auth = "/api/v1/downloads/", {"Authorization": "ApiKey rm:bench"}
+    site = Site(data_dir=data, api_keys={"rm": "bench"}, options={"ftp_root": str(data / "ftp")})
+    with TestClient(create_app(site)) as client:
+        os_uri = client.post(api + "os/", json={"name": "Source release", "slug": "source"},
+                             headers=auth).json()["resource_uri"]
+        release = client.post(api + "release/", headers=auth, json={
+            "name": "Python 3.14.0rc1", "slug": "python-3140rc1", "is_published": True, "pre_release": True,
+            "release_date": "2026-11-30T10:00:00+00:00"}).json()["resource_uri"]
+        base = "https://downloads.example.org/ftp/python/3.14.0/"
+        for i in range(20):
+            name = f"Python-3.14.0rc1-part{i}.tar.xz"
+            response = client.post(api + "release_file/", headers=auth, json={
+                "name": f"file {i}", "slug": f"3140-rc1-file-{i}", "os": os_uri, "release": release,
+                "url": base + name, "download_button": i == 0, "filesize": 23_000_000 + i,
+                "sha256_sum": f"{i:02x}" * 32, "gpg_signature_file": base + name + ".asc"})
+            assert response.status_code == 201, response.text
+    return "/downloads/release/python-3140rc1/"
+
+
 def start_master(tmp: Path):
     from bench.bench_readiness import (
         CYCLE,
@@ -215,6 +244,9 @@ def main() -> None:
         bb, cycle = start_master(tmp)
         try:
             pages = [("dashboard `/`", "/"), (f"run page `/runs/{run_id}`", f"/runs/{run_id}")]
+            release = make_release(tmp / "site")
+            if release:
+                pages.append((f"release page `{release}`", release))
             for name, path in pages:
                 for cached in (True, False):      # a fresh server for each: nothing left over in it
                     port = free_port()
@@ -254,8 +286,11 @@ def main() -> None:
     body += [row(n, results[(n, True)], results[(n, False)]) for n in names]
     body += ["", ("Dashboard: a CPython-sized fleet (150 builders × 200 builds, bench_readiness's master); the "
              "peer judges it afresh for every request (as a dashboard without a cache must), the cached page "
-             "is re-judged in the background every 5 s and on Buildbot's build events. Run page: one run "
-             "of 60 steps with 3,000+ journaled events; cached per journal version (SQLite data_version).")]
+             "is re-judged in the background on Buildbot's events (and every 60 s while they flow, every 5 s "
+             "without them). Run page: one run "
+             "of 60 steps with 3,000+ journaled events; cached per journal version (SQLite data_version). "
+             "Release page (when the downloads site is present): rendered per request by the downloads "
+             "feature in both columns (it has no page cache), so its two columns measure the same thing.")]
     write_section("web pages under load", "\n".join(body))
 
 

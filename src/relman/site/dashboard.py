@@ -104,6 +104,8 @@ class DashboardState:
             failure = None
         except RelmanError as error:
             verdicts, failure = None, str(error).splitlines()[0]
+        except httpx.HTTPError as error:   # one the client did not word (e.g. a corrupt gzip body)
+            verdicts, failure = None, f"{self.sources.buildbot}: {type(error).__name__}: {error}"
         with self._refreshing:                 # one snapshot (and its pages) replaced at a time
             snap = self.snapshot
             if verdicts is None:

@@ -32,7 +32,7 @@ from .cache import JournalCache, cached_response, install_filters
 
 # Typographic marks every font has (the state is also written out beside them).
 STATE_ICONS = {"done": "✓", "running": "▶", "paused": "‖", "failed": "✗", "skipped": "↷", "pending": "·"}
-EVENTS_SHOWN = 200            # the newest events on the page; all of them in the JSON
+EVENTS_SHOWN = 100            # the newest events on the page; all of them in the JSON
 LOG_FILE_LIMIT = 256 * 1024   # a step's job log shown on its page: the last 256 KiB
 LIVE_INTERVAL_MS = {"running": 1000, "paused": 2000, "pending": 2000}
 
