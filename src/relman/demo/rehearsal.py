@@ -126,11 +126,12 @@ def build_workers(root: Path, executor: str) -> Iterator[Any]:
 
 
 def write_report(session: ReleaseSession, run_id: int, path: Path) -> None:
-    from ..announce.diary import diary_markdown
+    from ..announce.diary import render_diary
     from ..engine.journal import Journal
 
     journal = Journal(session.db_path)
     try:
-        path.write_text(diary_markdown(journal, run_id))
+        path.write_text(render_diary(journal, run_id, "md"))
+        path.with_suffix(".svg").write_text(render_diary(journal, run_id, "svg"))
     finally:
         journal.close()
