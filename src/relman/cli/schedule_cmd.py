@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError
-from ..schedule.cycle import DEFAULT_CYCLE_URL, ReleaseCycle, countdown_phrase, load_cycle
+from ..schedule.cycle import DEFAULT_CYCLE_URL, ReleaseCycle, countdown_phrase, load_cycle, resolve_source
 from .common import RelmanGroup, emit_json, json_option
 
 GROUP_HELP = """The release schedule: what comes next, release-cycle.json, the calendar.
@@ -41,11 +41,7 @@ def data_source(data: str | None, repo: Path) -> str:
         configured = load_settings(repo).readiness.cycle
     except UsageError:
         configured = None
-    if configured:
-        if not configured.startswith(("http://", "https://")) and not Path(configured).is_absolute():
-            return str(repo / configured)
-        return configured
-    return DEFAULT_CYCLE_URL
+    return resolve_source(configured, repo) if configured else DEFAULT_CYCLE_URL
 
 
 def _data_options(func):

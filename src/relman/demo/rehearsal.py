@@ -96,7 +96,8 @@ def run_demo(root: Path, *, version: str | None = None, fresh: bool = False, exe
     root, v, _ = prepare(root, version, fresh)
     # Only endpoints and the rehearsal's own key differ from the sample's committed relman.toml.
     overrides = {"build": {"executor": executor}, "readiness": {"cycle": str(root / "release-cycle.json")},
-                 "signing": demo_signing(root)}
+                 "signing": demo_signing(root),
+                 "announce": {"live": {"enabled": True, "feed": str(root / "live-feed.jsonl")}}}
     policy = ApprovalPolicy(policy=frozenset({"*"}), policy_name=DEMO_POLICY)
     with build_workers(root, executor) as buildbot:
         if buildbot is not None:

@@ -418,6 +418,13 @@ def default_cache_dir() -> Path:
     return default_state_dir() / "cache"
 
 
+def resolve_source(source: str, base: Path) -> str:
+    """A configured schedule source: URLs as they are, relative paths from `base` (the repository)."""
+    if source.startswith(("http://", "https://")) or Path(source).expanduser().is_absolute():
+        return source
+    return str(base / source)
+
+
 def load_cycle(source: str | Path, *, cache_dir: Path | None = None, offline: bool = False,
                max_age: float = 6 * 3600, timeout: float = 10.0) -> ReleaseCycle:
     """Load the schedule from a file path or an http(s) URL (cached; usable offline)."""
