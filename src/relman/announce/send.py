@@ -63,6 +63,7 @@ def send_announcement(folder: Path, channels: list[str], settings: AnnounceSetti
     done = read_ledger(ledger)
     report: list[dict[str, Any]] = []
     failures: list[str] = []
+    configuration_only = True                 # every failure is a setting to fix (exit 2), none a service's (1)
     for channel in channels:
         if channel in done:
             report.append({**done[channel], "channel": channel, "already": True})
@@ -70,6 +71,7 @@ def send_announcement(folder: Path, channels: list[str], settings: AnnounceSetti
         try:
             sent = _send_one(channel, folder, settings, version, env)
         except RelmanError as error:
+            configuration_only = configuration_only and isinstance(error, UsageError)
             failures.append(f"{channel}: {error.message}" + (f" ({error.where})" if error.where else ""))
             report.append({"channel": channel, "error": error.message, "where": error.where, "hint": error.hint})
             continue
@@ -77,9 +79,10 @@ def send_announcement(folder: Path, channels: list[str], settings: AnnounceSetti
         _record(ledger, channel, entry)
         report.append({**entry, "already": False})
     if failures:
-        error = ExternalServiceError("could not send the announcement to every channel:\n  " + "\n  ".join(failures),
-                                     hint="the channels that worked are recorded and will not be sent again; "
-                                          "fix the others and send again")
+        kind = UsageError if configuration_only else ExternalServiceError
+        error = kind("could not send the announcement to every channel:\n  " + "\n  ".join(failures),
+                     hint="the channels that worked are recorded and will not be sent again; "
+                          "fix the others and send again")
         error.report = report  # type: ignore[attr-defined]
         raise error
     return report

@@ -37,6 +37,7 @@ COMMAND_MODULES = {
     "status": "status_cmd",
     "waive": "waive_cmd",
     "schedule": "schedule_cmd",
+    "announce": "announce_cmd",
     "serve": "serve_cmd",
 }
 

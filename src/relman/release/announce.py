@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from ..announce.drafts import render_drafts, render_live_post, write_drafts
+from ..announce.drafts import mastodon_length, render_drafts, render_live_post, write_drafts
 from ..announce.facts import ReleaseFacts, files_from_dir, release_facts
 from ..announce.live import already_posted, live_key, post_live
 from ..announce.send import read_ledger, send_announcement
@@ -89,7 +89,7 @@ def write_announcement(ctx: StepContext) -> dict[str, Any]:
     written = write_drafts(drafts, drafts_dir(release))
     ctx.log(f"drafts in {drafts_dir(release)}")
     return {"dir": str(drafts_dir(release)), "files": {k: str(p) for k, p in written.items()},
-            "subject": drafts.subject, "mastodon_length": len(drafts.mastodon)}
+            "subject": drafts.subject, "mastodon_length": mastodon_length(drafts.mastodon)}
 
 
 def publishing_verified(outputs: Mapping[str, Any] | None) -> bool:
@@ -222,3 +222,64 @@ def live_steps(step_ids: set[str] | frozenset[str]) -> list[Step]:
                  probe=_live_probe(name), condition=live_enabled, condition_text="[announce.live] enabled",
                  uses=("version",), effects=(Effect(REMOTE, "a short post on the live channel"),))
             for name, (deps, what) in when.items()]
+
+
+# ---- `relman announce` -------------------------------------------------------------------
+
+def publish_state(journal_path: Path, key: str) -> tuple[int | None, bool, str | None]:
+    """(run id, publishing verified?, work dir) of the latest run of this release, from its journal."""
+    from ..engine.journal import DONE, Journal
+
+    if not journal_path.is_file():
+        return None, False, None
+    journal = Journal(journal_path)
+    try:
+        run = journal.latest_run(key)
+        if run is None:
+            return None, False, None
+        step = journal.steps(run.id).get(PUBLISH_VERIFIED)
+        verified = step is not None and step.status == DONE and publishing_verified(step.outputs or {})
+        return run.id, verified, run.params.get("work_dir")
+    finally:
+        journal.close()
+
+
+def announce_release(version: str, repo: str | Path, *, state_dir: Path | None = None, out: Path | None = None,
+                     when: date | None = None, send: bool = False, channels: list[str] | None = None,
+                     env: Mapping[str, str] | None = None, config_file: Path | None = None) -> dict[str, Any]:
+    """Write the drafts of a release (always) and, with `send`, send them — only once the
+    release's run has verified its publishing."""
+    from ..vcs import Git
+    from .session import ReleaseSession
+
+    session = ReleaseSession.open(version, repo, state_dir=state_dir, config_file=config_file)
+    run_id, verified, work_dir = publish_state(session.db_path, session.key)
+    release = Release(session.version, session.repo, session.settings, Git(session.repo),
+                      Path(work_dir) if work_dir else session.work_dir)
+    facts = facts_of(release)
+    if when is not None:
+        facts.release_date = when.isoformat()
+    drafts = render_drafts(facts, release.settings.announce)
+    folder = out or drafts_dir(release)
+    written = write_drafts(drafts, folder)
+    result: dict[str, Any] = {"version": release.version.text, "run_id": run_id, "publish_verified": verified,
+                              "dir": str(folder), "drafts": {k: str(p) for k, p in written.items()},
+                              "subject": drafts.subject, "mastodon_length": mastodon_length(drafts.mastodon), "sent": []}
+    if not send:
+        return result
+    if not verified:
+        from ..errors import UsageError
+
+        where = f"run {run_id}" if run_id else "no run of this release in the journal"
+        raise UsageError(f"refusing to send the announcement of {release.version}: publishing has not been verified "
+                         f"({where}; step {PUBLISH_VERIFIED} is not done)",
+                         hint=f"finish the release with `relman run {release.version}` first; the drafts are in {folder}")
+    chosen = channels or list(release.settings.announce.channels)
+    if not chosen:
+        from ..errors import UsageError
+
+        raise UsageError("no channel to send to", where="[announce] channels",
+                         hint="name them in relman.toml or with --channel email,mastodon,discourse")
+    result["sent"] = send_announcement(folder, chosen, release.settings.announce, version=release.version.text,
+                                       env=env if env is not None else os.environ)
+    return result
