@@ -64,7 +64,7 @@ def fake_service(kind: str, token: str = "s3cret-token", mode: str = "ok") -> It
     service = FakeService(kind, token, mode)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
             try:

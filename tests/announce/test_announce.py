@@ -129,7 +129,7 @@ def test_project_templates_override_the_built_in_ones(tmp_path: Path) -> None:
     assert d.mastodon == "Python 3.14.1 🎉 https://www.python.org/downloads/release/python-3141/"
     assert d.blog.startswith("# Python 3.14.1 is now available")          # the others stay built in
     (own / "blog.md.j2").write_text("{{ no_such_fact }}\n")
-    with pytest.raises(UsageError, match="blog.md.j2") as caught:
+    with pytest.raises(UsageError, match=r"blog\.md\.j2") as caught:
         render_drafts(facts(s), s)
     assert "no_such_fact" in str(caught.value)
     with pytest.raises(UsageError, match="does not exist"):
@@ -160,7 +160,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], bytes]] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
         return "250 Message accepted for delivery"
 

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ def _record(path: Path, key: str, entry: Mapping[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def send_announcement(folder: Path, channels: list[str], settings: AnnounceSettings, *, version: str,
+def send_announcement(folder: Path, channels: Sequence[str], settings: AnnounceSettings, *, version: str,
                       env: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """Send the drafts in `folder` to each channel not sent yet; report every channel.
 
@@ -80,11 +80,8 @@ def send_announcement(folder: Path, channels: list[str], settings: AnnounceSetti
         report.append({**entry, "already": False})
     if failures:
         kind = UsageError if configuration_only else ExternalServiceError
-        error = kind("could not send the announcement to every channel:\n  " + "\n  ".join(failures),
-                     hint="the channels that worked are recorded and will not be sent again; "
-                          "fix the others and send again")
-        error.report = report  # type: ignore[attr-defined]
-        raise error
+        raise kind("could not send the announcement to every channel:\n  " + "\n  ".join(failures),
+                   hint="the channels that worked are recorded and will not be sent again; fix the others and send again")
     return report
 
 
