@@ -165,3 +165,25 @@ date = {planned}
     assert (entry.state, entry.date) == ("actual", tag_day)
     assert data.read_text().startswith("# the sample's schedule")
     assert mark_probe(_ctx(step, release, {})) is not None                 # done: a resumed run skips it
+
+
+def test_live_posts_to_mastodon_once_with_the_milestone_key(tmp_path: Path) -> None:
+    from relman.announce.live import live_key, post_live
+    from relman.config import AnnounceSettings
+
+    from .servers import fake_service
+
+    with fake_service("mastodon") as server:
+        s = AnnounceSettings.model_validate({"live": {"enabled": True, "channel": "mastodon"},
+                                             "mastodon": {"url": server.url}})
+        key = live_key("CPython:/src/cpython:3.14.1", "tag-pushed")
+        env = {"MASTODON_TOKEN": "s3cret-token"}
+        first = post_live("tag-pushed", "The tag v3.14.1 is pushed.", key=key, settings=s,
+                          feed=tmp_path / "live-feed.jsonl", env=env)
+        second = post_live("tag-pushed", "The tag v3.14.1 is pushed.", key=key, settings=s,
+                           feed=tmp_path / "live-feed.jsonl", env=env)
+    assert first["posted"] and not second["posted"] and second["already"]
+    (seen,) = server.requests
+    assert seen.headers["idempotency-key"] == key and seen.body["status"] == "The tag v3.14.1 is pushed."
+    ledger = json.loads((tmp_path / "live-posts.json").read_text())
+    assert ledger[key]["id"] == "113300" and "s3cret-token" not in json.dumps(ledger)

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..config import AnnounceSettings
 from .channels import post_discourse, post_mastodon
-from .send import idempotency_key, read_ledger
+from .send import idempotency_key, read_ledger, record_ledger
 
 MILESTONES = ("countdown", "tag-pushed", "builds-started", "artifacts-ready", "published")
 
@@ -71,11 +71,6 @@ def post_live(milestone: str, text: str, *, key: str, settings: AnnounceSettings
         else:
             sent = post_discourse(f"{milestone}", text, settings.discourse, env=env, timeout=settings.timeout_s)
         entry.update(sent.as_dict())
-        ledger = feed.with_name("live-posts.json")
-        data = read_ledger(ledger)
-        data[key] = entry
-        tmp = ledger.with_name(ledger.name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        os.replace(tmp, ledger)
+        record_ledger(feed.with_name("live-posts.json"), key, entry)
     return {"milestone": milestone, "key": key, "channel": settings.live.channel, "posted": True, "already": False,
             "text": text}

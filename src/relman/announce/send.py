@@ -38,7 +38,8 @@ def read_ledger(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _record(path: Path, key: str, entry: Mapping[str, Any]) -> None:
+def record_ledger(path: Path, key: str, entry: Mapping[str, Any]) -> None:
+    """Add one entry to a JSON ledger, replacing the file atomically."""
     data = read_ledger(path)
     data[key] = dict(entry)
     tmp = path.with_name(path.name + ".tmp")
@@ -76,7 +77,7 @@ def send_announcement(folder: Path, channels: Sequence[str], settings: AnnounceS
             report.append({"channel": channel, "error": error.message, "where": error.where, "hint": error.hint})
             continue
         entry = {**sent.as_dict(), "at": time.time()}
-        _record(ledger, channel, entry)
+        record_ledger(ledger, channel, entry)
         report.append({**entry, "already": False})
     if failures:
         kind = UsageError if configuration_only else ExternalServiceError
