@@ -83,6 +83,12 @@ def test_report_command_formats(demo_run, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     page = out.read_text()
     assert page.startswith("<!doctype html>") and "<svg" in page and "<h2>Builds" in page
+    from relman.announce.diary import diary_html
+
+    journal = Journal(Path(state) / "relman.db")
+    fragment = diary_html(journal, demo_run.result.run_id)                # what the web app embeds
+    journal.close()
+    assert fragment.startswith('<article class="diary">') and "<!doctype" not in fragment and "<svg" in fragment
     svg = runner.invoke(cli, ["report", str(demo_run.result.run_id), "--state", state, "--format", "svg"])
     ET.fromstring(svg.output)
     bad = runner.invoke(cli, ["report", "999", "--state", state])

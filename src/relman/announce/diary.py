@@ -10,7 +10,8 @@ demo and the web app's run report all call it):
 - `svg`: a timeline (a Gantt chart: one row and one bar per executed step, coloured by
   phase, overlapping bars for work that ran in parallel, gate approvals marked with a diamond
   and waits for a person hatched);
-- `json`: the same facts as data; `html`: the story and the timeline on one page.
+- `json`: the same facts as data; `html`: the story and the timeline on one page
+  (`diary_html` is the same as an embeddable fragment, for the web app's run report).
 
 Times come only from the journal (attempts, approvals and events), so the diary of a
 resumed run tells the whole run, interruptions included.
@@ -345,17 +346,24 @@ def diary_json(journal: Journal, run_id: int) -> str:
 
 
 def diary_html(journal: Journal, run_id: int) -> str:
+    """An embeddable HTML fragment: the timeline and the story (the web app puts it in its page)."""
     from markdown_it import MarkdownIt
 
     data = diary_data(journal, run_id)
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(diary_markdown(journal, run_id))
-    version = html_lib.escape(str(data["run"]["params"].get("version", "?")))
+    return (f'<article class="diary">\n<figure class="timeline">{diary_svg(journal, run_id, data=data)}</figure>\n'
+            f"{body}</article>\n")
+
+
+def diary_page(journal: Journal, run_id: int) -> str:
+    """A standalone HTML page of the diary (`relman report --format html`)."""
+    version = html_lib.escape(str(journal.get_run(run_id).params.get("version", "?")))
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>Release diary: {version}</title>"
             "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
             "figure{overflow-x:auto;margin:1em 0}</style></head><body>\n"
-            f"<figure class=\"timeline\">{diary_svg(journal, run_id, data=data)}</figure>\n{body}</body></html>\n")
+            f"{diary_html(journal, run_id)}</body></html>\n")
 
 
 def render_diary(journal: Journal, run_id: int, fmt: str = "md") -> str:
@@ -367,5 +375,5 @@ def render_diary(journal: Journal, run_id: int, fmt: str = "md") -> str:
     if fmt == "svg":
         return diary_svg(journal, run_id)
     if fmt == "html":
-        return diary_html(journal, run_id)
+        return diary_page(journal, run_id)
     raise UsageError(f"unknown diary format {fmt!r}", hint=f"one of: {', '.join(FORMATS)}")
