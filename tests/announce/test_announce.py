@@ -338,7 +338,7 @@ def test_announce_command_sends_once_publishing_is_verified(demo_run, tmp_path: 
     run_id = demo_run.result.run_id
     journal.add_steps(run_id, [("publish.verify", "verify what users download", "publish")])
     journal.start_attempt(run_id, "publish.verify", "f", {})
-    journal.end_attempt(run_id, "publish.verify", "done", step_status=DONE, outputs={"verified": True})
+    journal.end_attempt(run_id, "publish.verify", "done", step_status=DONE, outputs={"checked": 5, "published": True})
     journal.close()
     repo, out = str(demo_run.session.repo), str(tmp_path / "drafts")
     base = ["announce", "3.14.0rc1", "--repo", repo, "--state", str(state), "-o", out]

@@ -93,7 +93,7 @@ def test_announce_send_exists_only_after_publish_verify() -> None:
     ids = {s.id for s in release_steps()}
     if PUBLISH_VERIFIED not in ids:
         assert ANNOUNCE_SEND not in ids                       # the DAG builds before publishing lands
-    publish = Step(PUBLISH_VERIFIED, "verify what users download", lambda ctx: {"verified": True},
+    publish = Step(PUBLISH_VERIFIED, "verify what users download", lambda ctx: {"checked": 5},
                    deps=("post.push-upstream",), phase="publish")
     from relman.release.announce import announce_steps, live_steps
     from relman.release.build import build_steps
@@ -121,11 +121,11 @@ def test_the_send_step_refuses_before_publishing_is_verified(demo_run) -> None:
     session = demo_run.session
     release = Release(session.version, session.repo, session.settings, Git(session.repo), session.work_dir)
     step = Step(ANNOUNCE_SEND, "send", send_announcement_step)
-    for deps in ({}, {PUBLISH_VERIFIED: {"verified": False}}):
+    for deps in ({}, {PUBLISH_VERIFIED: {"skipped": "no upload target", "published": False}}):
         with pytest.raises(StepFailed, match="publishing has not been verified"):
             send_announcement_step(_ctx(step, release, deps))
     # verified, but no channel configured: nothing is sent, and the run says so
-    out = send_announcement_step(_ctx(step, release, {PUBLISH_VERIFIED: {"verified": True}}))
+    out = send_announcement_step(_ctx(step, release, {PUBLISH_VERIFIED: {"checked": 5, "published": True}}))
     assert out["sent"] == [] and "no channels configured" in out["note"]
 
 

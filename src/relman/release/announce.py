@@ -85,7 +85,11 @@ def feed_path(release: Release) -> Path:
 
 def write_announcement(ctx: StepContext) -> dict[str, Any]:
     release = release_of(ctx)
-    drafts = render_drafts(facts_of(release), release.settings.announce)
+    facts = facts_of(release)
+    published = ctx.dep(PUBLISH_VERIFIED)
+    if published.get("release_page"):
+        facts.release_page = published["release_page"]          # the page the downloads site really made
+    drafts = render_drafts(facts, release.settings.announce)
     written = write_drafts(drafts, drafts_dir(release))
     ctx.log(f"drafts in {drafts_dir(release)}")
     return {"dir": str(drafts_dir(release)), "files": {k: str(p) for k, p in written.items()},
@@ -93,10 +97,10 @@ def write_announcement(ctx: StepContext) -> dict[str, Any]:
 
 
 def publishing_verified(outputs: Mapping[str, Any] | None) -> bool:
-    """The publishing step reported what users download as checked (an explicit False refuses)."""
-    if outputs is None:
+    """The publishing step downloaded what users get and found it right (not skipped, files checked)."""
+    if not outputs or outputs.get("skipped"):
         return False
-    return outputs.get("verified", True) is not False and outputs.get("ok", True) is not False
+    return bool(outputs.get("checked"))
 
 
 def send_probe(ctx: StepContext) -> dict[str, Any] | None:
@@ -123,8 +127,9 @@ def send_announcement_step(ctx: StepContext) -> dict[str, Any]:
 
 
 def announce_steps(step_ids: set[str] | frozenset[str]) -> list[Step]:
+    after = (*BUILD_DONE, PUBLISH_VERIFIED) if PUBLISH_VERIFIED in step_ids else BUILD_DONE
     steps = [Step(ANNOUNCE_DRAFTS, "write the announcement drafts (blog, email, Mastodon, hand-off)", write_announcement,
-                  deps=BUILD_DONE, phase=PHASE, uses=("version",),
+                  deps=after, phase=PHASE, uses=("version",),
                   effects=(Effect(LOCAL, "announcement drafts in the work folder"),))]
     if PUBLISH_VERIFIED in step_ids:
         steps.append(Step(ANNOUNCE_SEND, "send the announcement (after publishing is verified)",
