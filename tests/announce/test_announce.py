@@ -316,6 +316,9 @@ def test_one_failing_channel_does_not_resend_the_others(tmp_path: Path, smtp_ser
 def test_announce_command_writes_drafts_and_refuses_to_send_unverified(demo_run, tmp_path: Path) -> None:
     state = tmp_path / "state"
     shutil.copytree(Path(demo_run.session.db_path).parent, state, ignore=shutil.ignore_patterns("locks"))
+    journal = Journal(state / "relman.db")                 # as if publishing had failed in this run
+    journal.set_step_status(demo_run.result.run_id, "publish.verify", "failed", error="a download differed")
+    journal.close()
     repo = str(demo_run.session.repo)
     out = tmp_path / "drafts"
     result = CliRunner().invoke(cli, ["announce", "3.14.0rc1", "--repo", repo, "--state", str(state), "-o", str(out),
@@ -334,12 +337,10 @@ def test_announce_command_sends_once_publishing_is_verified(demo_run, tmp_path: 
     inbox, port = smtp_server
     state = tmp_path / "state"
     shutil.copytree(Path(demo_run.session.db_path).parent, state, ignore=shutil.ignore_patterns("locks"))
-    journal = Journal(state / "relman.db")
-    run_id = demo_run.result.run_id
-    journal.add_steps(run_id, [("publish.verify", "verify what users download", "publish")])
-    journal.start_attempt(run_id, "publish.verify", "f", {})
-    journal.end_attempt(run_id, "publish.verify", "done", step_status=DONE, outputs={"checked": 5, "published": True})
+    journal = Journal(state / "relman.db")                 # the rehearsal published and verified its downloads
+    verified = journal.steps(demo_run.result.run_id)["publish.verify"]
     journal.close()
+    assert verified.status == DONE and verified.outputs["checked"] > 0
     repo, out = str(demo_run.session.repo), str(tmp_path / "drafts")
     base = ["announce", "3.14.0rc1", "--repo", repo, "--state", str(state), "-o", out]
     # the sample names no mail settings: a clear refusal, nothing sent

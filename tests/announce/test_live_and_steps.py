@@ -90,9 +90,11 @@ def test_live_posts_are_off_unless_enabled() -> None:
 
 
 def test_announce_send_exists_only_after_publish_verify() -> None:
+    from relman.release.announce import announce_steps as steps_for
+
     ids = {s.id for s in release_steps()}
-    if PUBLISH_VERIFIED not in ids:
-        assert ANNOUNCE_SEND not in ids                       # the DAG builds before publishing lands
+    assert PUBLISH_VERIFIED in ids and ANNOUNCE_SEND in ids
+    assert ANNOUNCE_SEND not in {s.id for s in steps_for(ids - {PUBLISH_VERIFIED})}   # no publishing, no sending
     publish = Step(PUBLISH_VERIFIED, "verify what users download", lambda ctx: {"checked": 5},
                    deps=("post.push-upstream",), phase="publish")
     from relman.release.announce import announce_steps, live_steps
