@@ -194,6 +194,9 @@ def _live_action(milestone: str):
             if entry is not None:
                 extra["countdown"] = countdown_phrase(entry, datetime.now(UTC).date())
         facts = facts_of(release, cycle)
+        page = ctx.dep(PUBLISH_VERIFIED).get("release_page")
+        if page:
+            facts.release_page = page
         text = render_live_post(facts, milestone, settings, **extra)
         try:
             return post_live(milestone, text, key=key, settings=settings, feed=feed_path(release), env=os.environ)
