@@ -227,7 +227,7 @@ def live_steps(step_ids: set[str] | frozenset[str]) -> list[Step]:
             "artifacts-ready": (BUILD_DONE, "the files are built and verified"),
             "published": (published_after, "the release is published")}
     return [Step(f"live.{name}", f"live post: {what}", _live_action(name), deps=deps, phase="live",
-                 probe=_live_probe(name), condition=live_enabled, condition_text="[announce.live] enabled",
+                 probe=_live_probe(name), condition=live_enabled, condition_text="only when live posts are on ([announce.live] enabled)",
                  uses=("version",), effects=(Effect(REMOTE, "a short post on the live channel"),))
             for name, (deps, what) in when.items()]
 
