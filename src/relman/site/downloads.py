@@ -497,7 +497,11 @@ def ftp_routes(site: Site) -> list[BaseRoute]:
         if target.is_dir():
             if relative and not relative.endswith("/"):
                 return RedirectResponse(request.url.path + "/", status_code=301)
-            entries = sorted((e for e in target.iterdir() if not e.name.startswith(".")), key=lambda e: e.name)
+            # Only what a request could fetch: no hidden entries, nothing that leads out of the tree
+            # (a listing must not show even the size or date of a file elsewhere).
+            entries = sorted((e for e in target.iterdir() if not e.name.startswith(".")
+                              and safe_path(ftp_root(site), f"{relative.rstrip('/')}/{e.name}".lstrip("/")) is not None),
+                             key=lambda e: e.name)
             rows = [{"name": e.name + ("/" if e.is_dir() else ""), "size": None if e.is_dir() else e.stat().st_size,
                      "mtime": datetime.fromtimestamp(e.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M")}
                     for e in entries]
