@@ -106,10 +106,15 @@ def check_news(news_dir: Path, *, sections: tuple[str, ...] = SECTIONS,
     for fragment in list_fragments(news_dir, sections):
         parsed = parse_fragment_name(os.path.basename(fragment.path))
         date = parsed.metadata.get("date")
-        if date is not None and not _FILENAME_DATE.fullmatch(date) and warnings is not None:
-            warnings.append(Problem(Path(fragment.path), 1, f"the date {date!r} in the file name is not "
-                                    "YYYY-MM-DD-HH-MM-SS (a historical name blurb accepts; new fragments "
-                                    "carry the full date)"))
+        if date is not None and not _FILENAME_DATE.fullmatch(date):
+            if _HISTORICAL_DATE.fullmatch(date):
+                if warnings is not None:
+                    warnings.append(Problem(Path(fragment.path), 1, f"the date {date!r} in the file name is not "
+                                            "YYYY-MM-DD-HH-MM-SS (a historical name blurb accepts; new fragments "
+                                            "carry the full date)"))
+            else:  # no blurb ever wrote such a name (blurb itself would still read it)
+                problems.append(Problem(Path(fragment.path), 1, f"the date {date!r} in the file name is not "
+                                        "YYYY-MM-DD-HH-MM-SS (nor a historical form such as 0074 or 2017-09-18)"))
         if not parsed.problems and not parsed.metadata.get("nonce"):
             problems.append(Problem(Path(fragment.path), 1, "the nonce in the file name is empty"))
         _check_bom(Path(fragment.path), problems)
@@ -121,6 +126,8 @@ def check_news(news_dir: Path, *, sections: tuple[str, ...] = SECTIONS,
 
 
 _BOM = b"\xef\xbb\xbf"
+# Historical fragment names: the 2017 migration's counters (0074) and date-only names (2017-09-18).
+_HISTORICAL_DATE = re.compile(r"\d+(?:-\d+)*")
 
 
 def _check_bom(path: Path, problems: list[Problem]) -> None:

@@ -11,7 +11,7 @@ from ..errors import CheckFailed
 from .context import release_of
 from .gitops import checkout, discard_partial_work, local_ref_ids, push_refspecs, remote_has
 from .regen import LAST_STEP as REGEN_LAST
-from .regen import release_commit_id
+from .regen import release_commit_id, regen_steps
 
 PHASE = "source"
 PUSH_FORK = Gate("push-fork", "Push the release branch and tag to your fork?")
@@ -133,6 +133,7 @@ def source_steps() -> list[Step]:
         Step("source.release-commit", "release commit: news released, version bumped, docs `next` replaced",
              make_release_commit, deps=("source.temp-branch",), phase=PHASE, probe=release_commit_probe,
              uses=("version",), effects=(Effect(LOCAL, "edits files and commits \"Python V\""),)),
+        *regen_steps(),   # pydoc topics and configure, amended into the release commit before the tag
         Step("source.tag", "annotated release tag", create_tag, deps=("source.release-commit", REGEN_LAST), phase=PHASE,
              probe=tag_probe, uses=("version", "sign_tags"),
              effects=(Effect(LOCAL, "creates the tag vV (signed when configured)"),)),

@@ -13,14 +13,13 @@ from .handoff import handoff_steps
 from .post import post_steps
 from .preflight import preflight_steps
 from .publish import PUBLISH_DONE, publish_steps
-from .regen import regen_steps
 from .source import source_steps
 
 WORKFLOW = "release"
 
 
 def release_steps() -> list[Step]:
-    steps = preflight_steps() + source_steps() + regen_steps() + build_steps() + handoff_steps() + publish_steps()
+    steps = preflight_steps() + source_steps() + build_steps() + handoff_steps() + publish_steps()
     after_publish = ("source.push-fork", *BUILD_DONE, *PUBLISH_DONE)
     steps = steps + post_steps(after_publish)
     return steps + schedule_steps() + announce_steps(steps) + live_steps(steps)

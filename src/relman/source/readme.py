@@ -37,9 +37,9 @@ class UnknownPep(UsageError):
 
 
 def pep_hint(basic_version: str) -> str:
-    return (f"give schedule data that lists {basic_version}: `relman bump --release-cycle FILE|URL` "
-            "(a release-cycle.json or python-releases.toml), or in relman.toml "
-            "`[readiness] cycle = \"FILE or URL\"`, or `release_peps = { \"" + basic_version + "\" = N }`")
+    return (f"give schedule data that lists {basic_version}: `relman bump --release-cycle release-cycle.json`; "
+            "for `relman run`, in relman.toml `[readiness] cycle = ...` (a release-cycle.json, a "
+            "python-releases.toml or a URL) or `release_peps = { \"" + basic_version + "\" = N }`")
 
 
 def title(version: Version, *, done: bool = False) -> str:
