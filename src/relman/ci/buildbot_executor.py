@@ -37,7 +37,14 @@ from typing import Any
 from ..errors import RelmanError
 from .buildbot import RETRY, SUCCESS, WARNINGS, Build, BuildbotClient, result_name
 from .buildbot_release import DEFAULT_BUILDER, SCHEDULER, worker_builder
-from .executor import BuildJob, EventCallback, JobResult, check_jobs, collect_outputs, safe_emitter
+from .executor import (
+    BuildJob,
+    EventCallback,
+    JobResult,
+    check_jobs,
+    collect_outputs,
+    safe_emitter,
+)
 
 TAIL_LINES = 30
 JOB_STEP = "job"                  # the factory's step that runs the command
@@ -230,6 +237,7 @@ class BuildbotExecutor:
                       t0: float, emit, tried: list[Build]) -> tuple[Build | None, bool, str]:
         """Follow the build request until its build completes: (build, timed out?, problem)."""
         started: float | None = None
+        lost_at: float | None = None
         announced: set[int] = set()
         watcher.watch(request)
         try:
@@ -242,7 +250,8 @@ class BuildbotExecutor:
                     if started is None:
                         started = time.monotonic()
                     worker = await _worker_of(bb, latest)
-                    emit(job.id, "started", f"buildbot: {builder} build #{latest.number} on worker {worker} "
+                    on = f" on worker {worker}" if worker else ""
+                    emit(job.id, "started", f"buildbot: {builder} build #{latest.number}{on} "
                                             f"({bb.build_url(latest.builderid, latest.number)}): {' '.join(job.argv)}")
                 if latest is not None and latest.complete and latest.results != RETRY:
                     return latest, False, ""
@@ -255,6 +264,16 @@ class BuildbotExecutor:
                     await _cancel_request(bb, request)
                     return None, False, (f"no worker of {builder!r} took the build within {self.queue_timeout:g} s "
                                          f"(build request #{request} cancelled)")
+                if latest is not None and latest.results == RETRY and latest.complete:
+                    # its worker went away mid-build: Buildbot put the request back in the queue
+                    lost_at = lost_at or time.monotonic()
+                    if time.monotonic() - lost_at > self.queue_timeout:
+                        await _cancel_request(bb, request)
+                        return None, False, (f"the worker of build #{latest.number} went away mid-build and no "
+                                             f"other worker of {builder!r} took the job within "
+                                             f"{self.queue_timeout:g} s (build request #{request} cancelled); "
+                                             "run again when a worker is back")
+                    continue
                 if latest is not None and started is not None and time.monotonic() - started > job.timeout:
                     await bb.stop_build(latest.buildid, reason=f"relman: timed out after {job.timeout:g} s")
                     return await self._wait_stopped(bb, latest), True, ""

@@ -75,7 +75,7 @@ def ensure_worker_user(name: str = WORKER_USER) -> WorkerAccount:
     except KeyError:
         useradd = shutil.which("useradd") or "/usr/sbin/useradd"
         done = subprocess.run([useradd, "--system", "--create-home", "--home-dir", f"/var/lib/{name}",
-                               "--shell", "/usr/sbin/nologin", "--user-group", name], capture_output=True, text=True)
+                               "--shell", "/usr/sbin/nologin", "--user-group", name], capture_output=True, text=True, check=False)
         if done.returncode:
             raise ExternalServiceError(f"useradd {name} failed: {(done.stderr or done.stdout).strip()}")
         entry = pwd.getpwnam(name)
@@ -111,7 +111,7 @@ def build_wheel(root: Path, dest: Path) -> Path:
     """`pip wheel --no-deps` of the source tree into `dest`."""
     dest.mkdir(parents=True, exist_ok=True)
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "--disable-pip-version-check",
-                           str(root), "-w", str(dest)], capture_output=True, text=True)
+                           str(root), "-w", str(dest)], capture_output=True, text=True, check=False)
     wheels = sorted(dest.glob("relman-*.whl"))
     if done.returncode or not wheels:
         raise ExternalServiceError(f"building the relman wheel for the workers failed: {done.stderr.strip()[-500:]}")
@@ -193,7 +193,7 @@ def _link_or_copy(src: str, dst: str) -> None:
 
 
 def _run(argv: Sequence[str]) -> str:
-    done = subprocess.run(list(argv), capture_output=True, text=True)
+    done = subprocess.run(list(argv), capture_output=True, text=True, check=False)
     if done.returncode:
         raise ExternalServiceError(f"{' '.join(argv[:3])}… failed (exit {done.returncode}): "
                                    f"{(done.stderr or done.stdout).strip()[-500:]}")
@@ -329,7 +329,7 @@ def worker_can_read(account: WorkerAccount, path: Path) -> bool:
     """Whether the worker's user can read `path` (a file, or list a folder), asked as that user."""
     probe = "import os, sys; p = sys.argv[1]; (os.listdir(p) if os.path.isdir(p) else open(p, 'rb').read(1))"
     done = subprocess.run(["/usr/bin/env", "python3", "-c", probe, str(path)], user=account.uid, group=account.gid,
-                          extra_groups=[], env=account.env(Path("/nonexistent")), capture_output=True, cwd="/")
+                          extra_groups=[], env=account.env(Path("/nonexistent")), capture_output=True, cwd="/", check=False)
     return done.returncode == 0
 
 

@@ -47,6 +47,12 @@ def find_buildbot_binary(name: str) -> str | None:
     return shutil.which(name)
 
 
+def _proc_dir(proc: subprocess.Popen) -> str:
+    """The folder a master or worker process was started for (its last argument)."""
+    args = proc.args
+    return str(args[-1]) if isinstance(args, (list, tuple)) and args else ""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -114,7 +120,7 @@ class LocalBuildbot:
                 tac.write_text(text)
 
     def start(self, *, wait_workers: bool = True) -> LocalBuildbot:
-        buildbot, worker_bin = self._binaries()
+        buildbot, _ = self._binaries()
         self.create()
         try:
             self._spawn([buildbot, "start", "--nodaemon", str(self.master_dir)], self.master_dir)
@@ -153,7 +159,7 @@ class LocalBuildbot:
 
     def worker_pid(self, name: str) -> int | None:
         for proc in self._procs:
-            if proc.args[-1] == str(self.worker_dir(name)) and proc.poll() is None:
+            if _proc_dir(proc) == str(self.worker_dir(name)) and proc.poll() is None:
                 return proc.pid
         return None
 
@@ -161,7 +167,7 @@ class LocalBuildbot:
         """Stop one worker (it shows as disconnected on the master); `kill`: SIGKILL, as a machine
         that vanishes (no goodbye to the master)."""
         for proc in list(self._procs):
-            if proc.args[-1] == str(self.worker_dir(name)) and proc.poll() is None:
+            if _proc_dir(proc) == str(self.worker_dir(name)) and proc.poll() is None:
                 proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
                 proc.wait(timeout=15)
                 self._procs.remove(proc)
@@ -223,7 +229,7 @@ class LocalBuildbot:
             except (OSError, KeyError, TypeError):
                 pass
             for proc in self._procs:
-                if proc.poll() is not None and proc.args[-1] == str(self.master_dir):
+                if proc.poll() is not None and _proc_dir(proc) == str(self.master_dir):
                     raise ExternalServiceError(
                         f"the Buildbot master exited (code {proc.returncode}) while waiting for {what}",
                         where=str(self.master_dir / "twistd.log"))
@@ -251,7 +257,7 @@ class LocalBuildbot:
 
     def _run(self, argv: list[str], *, as_worker: bool = False) -> None:
         done = subprocess.run(argv, capture_output=True, text=True, cwd=self.worker_root or self.basedir,
-                              **self._as(as_worker))
+                              check=False, **self._as(as_worker))
         if done.returncode:
             raise ExternalServiceError(f"{' '.join(argv[:2])} failed (exit {done.returncode}): "
                                        f"{(done.stderr or done.stdout).strip()[-500:]}")

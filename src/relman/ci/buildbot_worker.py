@@ -47,7 +47,7 @@ def worker_facts() -> dict[str, Any]:
 
 def _git(*args: str, cwd: Path | None = None) -> str:
     done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                          env=dict(os.environ, GIT_TERMINAL_PROMPT="0"))
+                          env=dict(os.environ, GIT_TERMINAL_PROMPT="0"), check=False)
     if done.returncode:
         raise ExternalServiceError(f"git {' '.join(args)} failed (exit {done.returncode}): "
                                    f"{(done.stderr or done.stdout).strip()[-400:]}")

@@ -70,7 +70,7 @@ def fork_url_for_workers(release: Release, resources: Mapping[str, Any] | None =
     fork = release.settings.remotes.fork
     url = fork
     if "://" not in fork and not Path(fork).is_absolute() and ":" not in fork:
-        done = subprocess.run(["git", "remote", "get-url", fork], cwd=release.repo, capture_output=True, text=True)
+        done = subprocess.run(["git", "remote", "get-url", fork], cwd=release.repo, capture_output=True, text=True, check=False)
         url = done.stdout.strip() if done.returncode == 0 else ""
     if not url or "://" not in url and (":" not in url or Path(url).exists()) or url.startswith("file://"):
         raise UsageError(f"remote build workers cannot fetch from the fork {fork!r} ({url or 'no URL'}): "
@@ -82,11 +82,15 @@ def fork_url_for_workers(release: Release, resources: Mapping[str, Any] | None =
 def remote_tag(url: str, tag: str) -> str | None:
     """The commit `tag` names at `url`, asked from here (`git ls-remote`), or None when it is not there."""
     done = subprocess.run(["git", "ls-remote", url, f"refs/tags/{tag}", f"refs/tags/{tag}^{{}}"],
-                          capture_output=True, text=True, env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin"})
+                          capture_output=True, text=True, check=False,
+                          env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin"})
     if done.returncode:
         raise StepFailed(f"git ls-remote {url} failed: {done.stderr.strip()[-300:]}",
                          hint="check [build] worker_fork_url and that the fork is reachable")
-    refs = dict(reversed(line.split("\t", 1)) for line in done.stdout.splitlines() if "\t" in line)
+    refs: dict[str, str] = {}
+    for line in done.stdout.splitlines():
+        sha, _, ref = line.partition("\t")
+        refs[ref] = sha
     return refs.get(f"refs/tags/{tag}^{{}}") or refs.get(f"refs/tags/{tag}")
 
 
@@ -279,7 +283,7 @@ def check_reproducible_remote(ctx: StepContext) -> dict:
     where = release.settings.build.reproducible_on
     others: list[str] = []
     if where in ("auto", "worker"):
-        connected = getattr(ctx.resources["executor"], "connected_workers", lambda: [])()
+        connected: list[str] = getattr(ctx.resources["executor"], "connected_workers", list)()
         others = [w for w in connected if w != first_worker]
         if where == "worker" and not others:
             raise CheckFailed(f"the reproducibility gate needs a second worker besides {first_worker}; none is "
@@ -337,3 +341,14 @@ def run_test_source_remote(ctx: StepContext) -> dict:
                           f"{archive.name} ({digest})", where=str(result.log_path))
     return {"archive": archive.name, "duration_s": round(result.duration_s, 3), "log": str(result.log_path),
             "where": result.where, "workers": [worker_record("test-source", report, result)]}
+
+
+def worker_lines(outputs: Mapping[str, Any]) -> list[str]:
+    """For people: who built a step's files (`relman show`), from its `workers` records."""
+    records = list(outputs.get("workers") or [])
+    second = outputs.get("second")
+    if isinstance(second, dict) and second.get("job"):
+        records.append(second)
+    return [f"{w.get('job')}: worker {w.get('worker')} ({w.get('user')}@{w.get('host')}, {w.get('platform')}, "
+            f"Python {w.get('python')}, relman {w.get('relman')}) {w.get('build_url') or ''}".rstrip()
+            for w in records if isinstance(w, dict)]
