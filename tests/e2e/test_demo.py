@@ -200,7 +200,8 @@ def test_demo_on_isolated_buildbot_workers(tmp_path):
     assert f"build-release-files: worker {who['worker']} ({WORKER_USER}@" in shown
     verified = relman("verify", str(artifacts), "--gnupghome", str(root / "gnupg"), "--json", check=False)
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    leftover = subprocess.run(["pgrep", "-f", str(tmp_path / "bb" / "buildbot")], capture_output=True, text=True, check=False)
+    leftover = subprocess.run(["pgrep", "-f", str(tmp_path / "bb" / "buildbot")], capture_output=True, text=True,
+                              check=False)
     assert leftover.stdout.strip() == "", "the demo's master and workers are stopped"
     workers_left = subprocess.run(["pgrep", "-u", WORKER_USER], capture_output=True, text=True, check=False)
     assert workers_left.stdout.strip() == "", "no process of the worker user is left"
