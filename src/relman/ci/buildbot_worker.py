@@ -54,13 +54,17 @@ def _git(*args: str, cwd: Path | None = None) -> str:
     return done.stdout.strip()
 
 
+def check_request(url: str, tag: str, commit: str) -> None:
+    if not url or not tag or len(commit) != 40 or any(c not in "0123456789abcdef" for c in commit):
+        raise UsageError(f"a remote build needs --url, --tag and the full 40-hex --commit (got {commit!r})",
+                         hint="the release manager's relman fills these in from the pushed tag")
+
+
 def fetch_commit(url: str, tag: str, commit: str, checkout: Path) -> str:
     """Fetch `tag` from `url` into a fresh repository at `checkout`; return the commit it names.
 
     Raises CheckFailed when the tag does not point to `commit` (nothing is built then)."""
-    if not url or not tag or len(commit) < 40:
-        raise UsageError("a remote build needs --url, --tag and the full 40-hex --commit",
-                         hint="the release manager's relman fills these in from the pushed tag")
+    check_request(url, tag, commit)
     if checkout.exists():
         shutil.rmtree(checkout)
     checkout.mkdir(parents=True)
@@ -104,6 +108,7 @@ def build_from_remote(version: str, *, url: str, tag: str, commit: str, out: Pat
 
     v = Version.parse(version)
     prof = get_profile(profile)
+    check_request(url, tag, commit)
     prepare_out(out)
     fetched = fetch_commit(url, tag, commit, checkout)
     result = build_release_artifacts(checkout, v, out, profile=prof, generate=default_news_hook(prof, v),

@@ -279,7 +279,12 @@ def check_reproducible_remote(ctx: StepContext) -> dict:
     built = ctx.dep("build.artifacts")
     first_worker = (built.get("workers") or [{}])[0].get("worker")
     first_dir = Path(built.get("incoming") or release.artifacts_dir)
-    first = {p.name: sha256_file(p)[0] for p in first_dir.iterdir() if p.is_file()}
+    resealed: set[str] = set()
+    if not first_dir.is_dir():   # the worker's copy is gone (work folder cleaned): the files kept here,
+        first_dir = release.artifacts_dir      # less what signing here added or rewrote
+        resealed = {"SHA256SUMS", manifest_spec(release.settings.profile, release.version).name}
+    first = {p.name: sha256_file(p)[0] for p in first_dir.iterdir() if p.is_file()
+             and p.name not in resealed and not p.name.endswith((".asc", ".sigstore"))}
     where = release.settings.build.reproducible_on
     others: list[str] = []
     if where in ("auto", "worker"):
@@ -290,7 +295,7 @@ def check_reproducible_remote(ctx: StepContext) -> dict:
                               "connected", hint="start another worker, or set [build] reproducible_on = \"home\"")
     if others:
         incoming, report, result = run_remote_build(ctx, release, source, "rebuild-release-files", worker=others[0])
-        second = {f["name"]: f["sha256"] for f in report.get("files") or []}
+        second = {f["name"]: f["sha256"] for f in report.get("files") or [] if f["name"] not in resealed}
         second_by = worker_record("rebuild-release-files", report, result)
         compared = sorted(set(first) & set(second))
         differing = sorted(n for n in compared if first[n] != second[n])
