@@ -12,26 +12,10 @@ from pathlib import Path
 
 from ..errors import CheckFailed
 from ..version import Version
-from .archive import (
-    BuiltFile,
-    GenerateHook,
-    SourceBuild,
-    build_source_archives,
-    check_reproducible,
-    news_hook,
-)
+from .archive import BuiltFile, GenerateHook, SourceBuild, build_source_archives, check_reproducible, news_hook
 from .checksums import sha256_file, write_sha256sums
 from .docs import DocsBuild, build_docs
-from .manifest import (
-    DOCS,
-    RELEASE,
-    SBOM,
-    SOURCE,
-    ArtifactProfile,
-    ArtifactSpec,
-    expected_files,
-    get_profile,
-)
+from .manifest import DOCS, RELEASE, SBOM, SOURCE, ArtifactProfile, ArtifactSpec, expected_files, get_profile
 from .release_manifest import build_release_manifest, write_release_manifest
 from .sbom import build_source_sbom, load_partial, validate_sbom, write_sbom
 from .signing import Signer

@@ -37,14 +37,7 @@ from typing import Any
 from ..errors import RelmanError
 from .buildbot import RETRY, SUCCESS, WARNINGS, Build, BuildbotClient, result_name
 from .buildbot_release import DEFAULT_BUILDER, SCHEDULER, worker_builder
-from .executor import (
-    BuildJob,
-    EventCallback,
-    JobResult,
-    check_jobs,
-    collect_outputs,
-    safe_emitter,
-)
+from .executor import BuildJob, EventCallback, JobResult, check_jobs, collect_outputs, safe_emitter
 
 TAIL_LINES = 30
 JOB_STEP = "job"                  # the factory's step that runs the command

@@ -17,14 +17,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .executor import (
-    BuildJob,
-    EventCallback,
-    JobResult,
-    check_jobs,
-    collect_outputs,
-    safe_emitter,
-)
+from .executor import BuildJob, EventCallback, JobResult, check_jobs, collect_outputs, safe_emitter
 
 TAIL_LINES = 30
 

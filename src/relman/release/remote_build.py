@@ -160,6 +160,9 @@ def run_remote_build(ctx: StepContext, release: Release, source: RemoteSource, j
                      worker: str | None = None) -> tuple[Path, dict[str, Any], JobResult]:
     """Build on a worker; return (the folder the files arrived in, the worker's report, the job result),
     after checking every arrived file against the report (`check_arrival`)."""
+    if getattr(ctx.resources["executor"], "drop_dir", True) is None:
+        raise UsageError("remote workers send their files back through the master's drop dir, and none is set",
+                         hint="set [build] drop_dir to the master's drop folder as seen from this machine")
     incoming = release.work_dir / "incoming" / job_id
     if incoming.exists():
         shutil.rmtree(incoming)
