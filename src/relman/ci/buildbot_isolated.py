@@ -138,10 +138,20 @@ def _world_executable(path: Path) -> bool:
 
 def worker_venv(account: WorkerAccount, *, log: Callable[[str], None] | None = None) -> Path:
     """The worker's own virtual environment with relman (and buildbot-worker) in it; made once per source."""
+    from filelock import FileLock
+
     root = source_root()
     venv = account.home / ".relman" / "venvs" / source_digest(root)
     if (venv / ".complete").is_file():
         return venv
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(venv) + ".lock"):       # two relman processes making the same venv wait for each other
+        if (venv / ".complete").is_file():
+            return venv
+        return _make_worker_venv(account, root, venv, log)
+
+
+def _make_worker_venv(account: WorkerAccount, root: Path, venv: Path, log: Callable[[str], None] | None) -> Path:
     if venv.exists():
         shutil.rmtree(venv)
     venv.parent.mkdir(parents=True, exist_ok=True)
