@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..engine.plan import Plan
 from ..engine.step import Step
 from .build import BUILD_DONE, build_steps
+from .inputs import declare_inputs
 from .post import post_steps
 from .preflight import preflight_steps
 from .source import source_steps
@@ -18,7 +19,7 @@ WORKFLOW = "release"
 def release_steps() -> list[Step]:
     steps = preflight_steps() + source_steps() + build_steps()
     after_publish = ("source.push-fork", *BUILD_DONE)
-    return steps + post_steps(after_publish)
+    return declare_inputs(steps + post_steps(after_publish))
 
 
 def release_plan(params: dict) -> Plan:
