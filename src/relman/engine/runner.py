@@ -411,10 +411,10 @@ def describe_drift(drifts: list[Drift], params: Mapping[str, tuple[Any, Any]], p
                    rows: Mapping[str, StepRow] | None = None) -> str:
     lines = []
     for name, (old, new) in params.items():
-        lines += [f"  run input {name}: {change}" for change in diff_values(old, new)]
+        lines += [f"  run input {change}" for change in diff_values(old, new, f"{name}.")]
     for d in drifts:
         for name, (old, new) in d.changes().items():
-            lines += [f"  step {d.step_id}: {name}: {change}" for change in diff_values(old, new)]
+            lines += [f"  step {d.step_id}: {change}" for change in diff_values(old, new, f"{name}.")]
     if plan is not None and rows is not None and drifts:
         choice = plan.drift_choices([d.step_id for d in drifts], rows)
         done = {sid for sid, row in rows.items() if row.status == DONE}

@@ -131,6 +131,8 @@ class ReleaseSession:
             journal = Journal(self.db_path, redact=redact)
             try:
                 selected = None if fresh else self.select_run(journal, run_id)
+                if selected is not None:
+                    require_intact(journal, selected.id)     # before trusting anything it says, even "done"
                 if selected is not None and selected.status == ABANDONED:
                     if run_id is not None:
                         raise UsageError(f"run {selected.id} was abandoned (`relman abort`); it is never resumed",
@@ -138,8 +140,6 @@ class ReleaseSession:
                     selected = None
                 if selected is not None and redo is None and selected.status == "done":
                     return RunResult(selected.id, "done", journal.steps(selected.id), [], [], 0.0)
-                if selected is not None:
-                    require_intact(journal, selected.id)
                 if observer is None:
                     observer = choose_display(as_json, approvals.interactive)
                 release = self.release()
