@@ -103,3 +103,24 @@ def test_nothing_reruns_once_published(tmp_path):
     key.write_text("K2")
     drifts, params = runner.drift(run_id)
     assert runner.plan.drift_choices([d.step_id for d in drifts], runner.journal.steps(run_id))["rerun"] == []
+
+
+def test_a_step_killed_inside_is_credited_with_its_changes(tmp_path):
+    """Killed after its effect but before it was journaled done: at resume, the change it made is
+    its own, not drift (a kill test must converge without --accept-changes)."""
+    from relman.engine import LOCAL, Effect
+
+    branch = tmp_path / "branch.txt"
+    branch.write_text("base")
+    steps = [Step("cut", "cut", lambda ctx: {}, inputs=lambda p: {"branch": branch.read_text()}),
+             Step("merge", "merge", lambda ctx: {}, deps=("cut",), effects=(Effect(LOCAL, "merges"),))]
+    runner = make_runner(tmp_path, steps)
+    run_id = runner.create_run()
+    runner.execute(run_id)
+    runner.journal.reset_steps(run_id, ["merge"], kind="test-setup")
+    runner.journal.start_attempt(run_id, "merge", "x", {})    # the journal as a kill inside `merge` leaves it
+    branch.write_text("base + merged")
+    assert [d.step_id for d in runner.drift(run_id)[0]] == ["cut"]
+    runner.credit_interrupted(run_id)
+    assert runner.drift(run_id) == ([], {})
+    assert runner.journal.verify(run_id) == []

@@ -257,7 +257,8 @@ def abort_command(version: str, repo: str, config_file: str | None, state_dir: s
     """
     from ..engine.runner import current_user
 
-    session = ReleaseSession.open(version, repo, state_dir=_state(state_dir), config_file=config_file)
+    session = ReleaseSession.open(version, repo, state_dir=_state(state_dir),
+                                  config_file=Path(config_file) if config_file else None)
     aborted, cleanup = session.abort(run_id=run_id, who=current_user())
     if as_json:
         emit_json({"run_id": aborted, "version": session.version.text, "status": "abandoned", **cleanup.as_dict()})

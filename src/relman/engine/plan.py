@@ -116,5 +116,6 @@ class Plan:
                 "timeout_s": step.timeout_s,
                 "retries": step.retry.attempts if step.retry else 1,
                 "probe": step.probe is not None,
+                "on_drift": step.on_drift,
             })
         return rows

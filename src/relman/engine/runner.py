@@ -156,6 +156,13 @@ class Runner:
                                      data={"who": self.approvals.who, "how": how})
         return choice
 
+    def credit_interrupted(self, run_id: int) -> None:
+        """A process killed inside a step with effects never re-stamped what that step changed:
+        credit the changes found now to it (before drift is computed)."""
+        for sid, row in self.journal.steps(run_id).items():
+            if row.status == RUNNING and sid in self.plan.steps and self.plan.steps[sid].effects:
+                self.restamp_own_changes(run_id, sid)
+
     def restamp_own_changes(self, run_id: int, by: str) -> None:
         """Inputs that changed while this process ran a step with effects changed by relman itself:
         re-stamp the finished steps, so only changes made between invocations count as drift."""
@@ -429,5 +436,6 @@ def describe_drift(drifts: list[Drift], params: Mapping[str, tuple[Any, Any]], p
 def refuse_drift(drifts: list[Drift], params: Mapping[str, tuple[Any, Any]], plan: Plan | None = None,
                  rows: Mapping[str, StepRow] | None = None) -> UsageError:
     return UsageError("the inputs changed since this run started:\n" + describe_drift(drifts, params, plan, rows),
-                      hint="steps already done are not run again; pass --accept-changes to continue with the new "
-                           "inputs, or --fresh to start a new run")
+                      hint="pass --accept-changes to continue with the new inputs (each affected step keeps its "
+                           "result or re-runs, as shown), --redo STEP to do a kept step again, or --fresh to start "
+                           "a new run")

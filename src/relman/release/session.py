@@ -153,6 +153,7 @@ class ReleaseSession:
                                          hint=f"`relman run {self.version}` starts one")
                     return runner.execute(runner.create_run())
                 current = selected.id
+                runner.credit_interrupted(current)
                 drifts, changed = runner.drift(current)
                 if drifts or changed:
                     rows = journal.steps(current)
