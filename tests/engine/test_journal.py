@@ -134,3 +134,18 @@ def test_a_journal_from_before_versioning_is_refused(tmp_path):
     db.close()
     with pytest.raises(UsageError, match="schema version unknown"):
         Journal(path)
+
+
+def test_redacted_rows_still_verify(tmp_path, monkeypatch):
+    """Secrets are masked in the rows and in the events alike, so masking is never mistaken for tampering."""
+    from relman.engine import Plan, Redactor, Runner
+
+    monkeypatch.setenv("UPLOAD_TOKEN", "tok-123456789")
+    redact = Redactor([])
+    journal = Journal(tmp_path / "state.db", redact=redact)
+    steps = [Step("leaky", "leaky", lambda ctx: {"auth": "Bearer tok-123456789", "say": 'quote " tok-123456789'})]
+    runner = Runner(journal, Plan.build("t", steps, {"note": "tok-123456789"}), key="k", redact=redact)
+    run_id = runner.create_run()
+    assert runner.execute(run_id).status == "done"
+    assert journal.steps(run_id)["leaky"].outputs == {"auth": "Bearer ***", "say": 'quote " ***'}
+    assert journal.verify(run_id) == []

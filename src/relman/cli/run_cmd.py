@@ -88,7 +88,8 @@ def plan_command(version: str, repo: str, config_file: str | None, state_dir: st
 @click.option("--redo", default=None, metavar="STEP",
               help="Run STEP again and every step after it (e.g. source.release-commit to re-commit and re-tag "
                    "after a fix).")
-@click.option("--accept-changes", is_flag=True, help="Resume even though inputs changed since the run started.")
+@click.option("--accept-changes", is_flag=True, help="Resume even though inputs changed since the run started: each affected step "
+                   "keeps its result (re-stamped) or re-runs, once.")
 @click.option("--no-input", is_flag=True, help="Never prompt; an unapproved gate pauses the run (exit 3).")
 @click.option("--jobs", "-j", default=8, show_default=True, help="Steps run in parallel at most.")
 @click.option("--executor", type=click.Choice(["local", "buildbot"]), default=None,

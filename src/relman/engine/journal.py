@@ -244,6 +244,7 @@ class Journal:
     def _put(self, table: str, run_id: int, row: dict[str, Any]) -> None:
         """Write the full row and queue it for the event that records this change."""
         cols = COLUMNS[table]
+        row = {c: self._redact(v) if isinstance(v, str) else v for c, v in row.items()}   # no secret in any row
         values = [row.get(c) for c in cols]
         if table == "runs":
             sets = ", ".join(f"{c}=?" for c in cols)
