@@ -447,6 +447,8 @@ class Journal:
             self._event(run_id, step_id, kind, dict(data or {}))
 
     def _event(self, run_id: int, step_id: str | None, kind: str, data: Mapping[str, Any]) -> None:
+        # Read inside the write transaction, never from a cache: another process (the web app
+        # answering a gate) may have appended to this run's chain since our last event.
         head = self.db.execute("SELECT chain_head, chain_length FROM runs WHERE id=?", (run_id,)).fetchone()
         if head is None:
             raise UsageError(f"no run {run_id} in {self.path}", hint="`relman runs` lists the runs")
