@@ -96,8 +96,9 @@ def plan_command(version: str, repo: str, config_file: str | None, state_dir: st
               help="Where build jobs run (overrides [build] executor).")
 @click.option("--buildbot-url", default=None, help="The Buildbot master for --executor buildbot.")
 @json_option
-def run_command(version: str, repo: str, config_file: str | None, state_dir: str | None, approve_all: bool, approve: str, fresh: bool,
-                run_id: int | None, redo: str | None, accept_changes: bool, no_input: bool, jobs: int, executor: str | None, buildbot_url: str | None,
+def run_command(version: str, repo: str, config_file: str | None, state_dir: str | None, approve_all: bool,
+                approve: str, fresh: bool, run_id: int | None, redo: str | None, accept_changes: bool, no_input: bool, jobs: int,
+                executor: str | None, buildbot_url: str | None,
                 as_json: bool) -> None:
     """Run the release of VERSION, or resume it where it stopped.
 

@@ -112,7 +112,8 @@ def abort(release: Release, steps: Mapping[str, StepRow]) -> Cleanup:
     _own_tag(release, steps, cleanup)
     branch = release.temp_branch
     if release.git.branch_exists(branch):
-        made = {_outputs(steps, "source.temp-branch").get("base"), _outputs(steps, "source.release-commit").get("commit")}
+        made = {_outputs(steps, "source.temp-branch").get("base"),
+                _outputs(steps, "source.release-commit").get("commit")}
         tip = release.git.rev(f"refs/heads/{branch}")
         if steps.get("source.temp-branch") is None or steps["source.temp-branch"].status != DONE or tip not in made:
             cleanup.kept.append(f"branch {branch}: it holds commits relman did not make (move them, then delete "
@@ -158,7 +159,8 @@ def prepare_redo(release: Release, plan: Plan, steps: Mapping[str, StepRow], ste
             proc = git.run("rebase", "-q", "--onto", f"{old}^", old, branch, check=False)
             if proc.returncode != 0:
                 git.run("rebase", "--abort", check=False)
-                raise UsageError(f"your commits after the release commit do not apply without it: {proc.stderr.strip()}",
+                raise UsageError("your commits after the release commit do not apply without it: "
+                                 + proc.stderr.strip(),
                                  where=str(release.repo), hint=f"rebase {branch} yourself so the release commit is "
                                  "last, then run again")
         cleanup.removed.append(f"release commit {old[:12]} (your later commits kept)")

@@ -160,7 +160,8 @@ class ReleaseSession:
                     if accept_changes:
                         runner.accept_drift(current, drifts, changed, "flag:--accept-changes")
                     elif approvals.interactive and sys.stdin.isatty():
-                        print("The inputs changed since this run started:\n" + describe_drift(drifts, changed, plan, rows))
+                        print("The inputs changed since this run started:\n"
+                              + describe_drift(drifts, changed, plan, rows))
                         if input("Continue with the new inputs? [y/yes/n/no] ").strip().lower() not in ("y", "yes"):
                             raise refuse_drift(drifts, changed, plan, rows)
                         runner.accept_drift(current, drifts, changed, "interactive")
