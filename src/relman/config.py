@@ -16,7 +16,6 @@ from .configfile import read_repo_config, read_toml
 from .errors import ConfigError
 
 
-
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -74,6 +73,85 @@ class BuildSettings(_Section):
     timeout_s: float = 1800.0
 
 
+class EmailChannel(_Section):
+    sender: str | None = None                  # From: (e.g. "Hugo <hugo@python.org>")
+    to: list[str] = Field(default_factory=list)   # the mailing lists
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    starttls: bool = False
+    user_env: str | None = None                # env vars naming the SMTP login (never the values)
+    password_env: str | None = None
+
+
+class MastodonChannel(_Section):
+    url: str | None = None                     # the instance, e.g. https://mastodon.social
+    token_env: str = "MASTODON_TOKEN"
+    visibility: Literal["public", "unlisted", "private", "direct"] = "public"
+
+
+class DiscourseChannel(_Section):
+    url: str | None = None                     # e.g. https://discuss.python.org
+    api_key_env: str = "DISCOURSE_API_KEY"
+    username: str | None = None                # Api-Username
+    category: int | None = None                # a new topic in this category…
+    topic_id: int | None = None                # …or a reply in this topic
+
+
+class LivePosts(_Section):
+    enabled: bool = False                      # short posts at milestones during a run
+    channel: Literal["feed", "mastodon", "discourse"] = "feed"
+    feed: str | None = None                    # the local feed file (default: <work dir>/live-feed.jsonl)
+
+
+class AnnounceSettings(_Section):
+    templates: str | None = None               # a folder whose templates override the built-in ones
+    drafts_dir: str | None = None              # default: <work dir>/announce
+    channels: list[Literal["email", "mastodon", "discourse"]] = Field(default_factory=list)
+    release_manager: str | None = None         # default: the schedule's release manager
+    release_page: str = "https://www.python.org/downloads/release/python-{nickname}/"
+    downloads_url: str = "https://www.python.org/downloads/"
+    changelog_url: str = "https://docs.python.org/{xy}/whatsnew/changelog.html"
+    platform_experts: list[str] = Field(default_factory=list)   # hand-off mail recipients
+    handoff_drop: str | None = None            # where platform experts deliver their files
+    timeout_s: float = 20.0
+    email: EmailChannel = Field(default_factory=EmailChannel)
+    mastodon: MastodonChannel = Field(default_factory=MastodonChannel)
+    discourse: DiscourseChannel = Field(default_factory=DiscourseChannel)
+    live: LivePosts = Field(default_factory=LivePosts)
+
+
+class PublishSettings(_Section):
+    """Where a release goes after the build: upload target, downloads site, CDN, platform hand-offs."""
+
+    target: Literal["local", "sftp"] = "local"
+    downloads_dir: str | None = None           # local target: the ftp root (X.Y.Z/ folders below it)
+    docs_dir: str | None = None                # local target: docs are unpacked into <docs_dir>/release/<version>/
+    sftp_host: str | None = None
+    sftp_port: int = 22
+    sftp_user: str | None = None
+    sftp_known_hosts: str | None = None        # strict host-key checking: the host must be listed here
+    sftp_key: str | None = None                # private key file (default: the ssh agent / ~/.ssh keys)
+    sftp_root: str = "/srv/www.python.org/ftp/python"
+    sftp_docs_root: str | None = None          # docs are unpacked into <sftp_docs_root>/release/<version>/
+    parallel: int = 16                         # files in flight at once
+    site_url: str | None = None                # the downloads site (its /api/v1/downloads/ API)
+    api_key_env: str = "RELMAN_DOWNLOADS_API_KEY"   # env var holding "user:key" (never the key itself)
+    file_url: str | None = None                # public folder URL of a release's files; default: the profile's
+    public_url: str | None = None              # where users download (the CDN); default: file URLs as registered
+    cdn_purge: str | None = None               # PURGE endpoint; unset: no purge
+    drop_dir: str | None = None                # platform hand-offs: folder the platform builders deliver into
+    handoff_timeout_s: float = 6 * 3600.0      # how long to wait for platform files
+    handoff_deadline_hours: float = 24.0       # the deadline written in the hand-off
+    smtp_host: str | None = None               # hand-off emails are sent when set (else drafts only)
+    smtp_port: int = 25
+    mail_from: str = "release-manager@localhost"
+    platform_contacts: dict[str, str] = Field(default_factory=dict)   # platform → email address
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.downloads_dir if self.target == "local" else self.sftp_host)
+
+
 class Settings(_Section):
     profile: Literal["cpython", "generic", "demo"] = "cpython"
     project: str = "CPython"
@@ -84,6 +162,8 @@ class Settings(_Section):
     readiness: ReadinessSettings = Field(default_factory=ReadinessSettings)
     signing: SigningSettings = Field(default_factory=SigningSettings)
     build: BuildSettings = Field(default_factory=BuildSettings)
+    announce: AnnounceSettings = Field(default_factory=AnnounceSettings)
+    publish: PublishSettings = Field(default_factory=PublishSettings)
     secrets: list[str] = Field(default_factory=list)   # environment variable names holding secrets
     artifacts_dir: str | None = None
     package: str | None = None          # generic profile: the import package holding __version__

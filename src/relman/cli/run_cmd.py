@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..announce.diary import diary_json, diary_markdown
+from ..announce.diary import FORMATS, render_diary
 from ..engine.journal import Journal
 from ..engine.runner import ApprovalPolicy
 from ..errors import UsageError
@@ -221,16 +221,17 @@ def _echo_problems(problems) -> None:
 @click.argument("target", required=False, metavar="[VERSION|RUN]")
 @run_option
 @state_option
-@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True,
+              help="md: the story; svg: the timeline; html: both; json: the facts.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to a file.")
 def report_command(target: str | None, run_id: int | None, state_dir: str | None, fmt: str, output: str | None) -> None:
-    """The release diary of a run: a timeline of its steps, gates and incidents.
+    """The release diary of a run: its story by milestone, a timeline, gates, waits and incidents.
 
     The run is --run N, a run id, the latest run of VERSION, or (with nothing) the latest run.
     """
     journal = _open_journal(state_dir)
     run_id = _pick_run(journal, target, run_id)
-    text = diary_markdown(journal, run_id) if fmt == "md" else diary_json(journal, run_id)
+    text = render_diary(journal, run_id, fmt)
     if output:
         Path(output).write_text(text)
         click.echo(f"wrote {output}")

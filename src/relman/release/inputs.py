@@ -60,11 +60,12 @@ DECLARED: dict[str, tuple[Any, str]] = {
 
 
 def declare_inputs(steps: list[Step]) -> list[Step]:
-    """The release steps with their real inputs and drift choices (post-release steps keep:
-    they change git, and some of them publish)."""
+    """The release steps with their real inputs and drift choices. A step not declared here keeps
+    its result when it has effects (it changed git, a server or the world: doing that again is an
+    explicit --redo) and re-runs when it only checks or computes."""
     result = []
     for step in steps:
-        inputs, on_drift = DECLARED.get(step.id, (None, "keep" if step.id.startswith("post.") else step.on_drift))
+        inputs, on_drift = DECLARED.get(step.id, (None, "keep" if step.effects else step.on_drift))
         if inputs is not None:
             inputs = _combined(step.inputs, inputs)
         result.append(dataclasses.replace(step, inputs=inputs or step.inputs, on_drift=on_drift))

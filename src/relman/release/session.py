@@ -66,6 +66,7 @@ class ReleaseSession:
                 "sign_tags": s.git.sign_tags, "executor": s.build.executor,
                 "config": s.dump(), "release_branch": self.release().release_branch, "news_dir": s.news.dir,
                 "readiness_sources": [x for x in (s.readiness.buildbot, s.readiness.tracker) if x],
+                "live_posts": s.announce.live.enabled,
                 **self.extra_params}
 
     def plan(self) -> Plan:
