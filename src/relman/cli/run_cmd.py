@@ -152,6 +152,19 @@ def runs_command(state_dir: str | None, as_json: bool) -> None:
         click.echo(f"{r.id:>4}  {r.params.get('version', '?'):<12} {r.status:<11} {done}/{len(steps)} steps  {r.key}")
 
 
+def _check_target(target: str | None) -> None:
+    """A run id or a version, said before looking for a journal."""
+    if target is None or target.isdigit():
+        return
+    from ..version import Version, VersionError
+
+    try:
+        Version.parse(target)
+    except VersionError:
+        raise UsageError(f"{target!r} is neither a run id nor a version",
+                         hint="pass a run id (`relman runs` lists them), a version like 3.14.0rc1, or --run N") from None
+
+
 def _pick_run(journal: Journal, target: str | None, run_id: int | None) -> int:
     """`show`/`report` target: --run N, a run id, a version (its latest run), or the latest run."""
     if run_id is not None:
@@ -182,6 +195,7 @@ def show_command(target: str | None, run_id: int | None, state_dir: str | None, 
     The run is --run N, a run id, the latest run of VERSION, or (with nothing) the latest run.
     Every way the journal differs from its hash chain is listed (exit 1 when it does).
     """
+    _check_target(target)
     journal = _open_journal(state_dir)
     run_id = _pick_run(journal, target, run_id)
     run = journal.get_run(run_id)
@@ -229,6 +243,7 @@ def report_command(target: str | None, run_id: int | None, state_dir: str | None
 
     The run is --run N, a run id, the latest run of VERSION, or (with nothing) the latest run.
     """
+    _check_target(target)
     journal = _open_journal(state_dir)
     run_id = _pick_run(journal, target, run_id)
     text = render_diary(journal, run_id, fmt)
@@ -291,6 +306,7 @@ def journal_verify_command(target: str | None, run_id: int | None, state_dir: st
     no row may exist the chain does not know, and the chain must end at the head stored with
     the run (deleting the last events is caught).
     """
+    _check_target(target)
     journal = _open_journal(state_dir)
     ids = [_pick_run(journal, target, run_id)] if (target or run_id is not None) else [r.id for r in journal.runs()]
     report = {i: journal.verify(i) for i in ids}
