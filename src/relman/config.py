@@ -16,6 +16,7 @@ from .configfile import read_repo_config, read_toml
 from .errors import ConfigError
 
 
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

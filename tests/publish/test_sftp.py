@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from relman.demo.sshd import Sshd, keygen
 from relman.errors import CheckFailed, TransientError
 from relman.publish.files import PublishedFile
 from relman.publish.sftp import SftpTarget
 from relman.publish.upload import STAGING
 from tests.conftest import require_tool
-
-from .sshd import Sshd, keygen
 
 
 @pytest.fixture

@@ -95,7 +95,7 @@ def prepare(root: Path, version: str | None, fresh: bool) -> tuple[Path, Version
 
 def run_demo(root: Path, *, version: str | None = None, fresh: bool = False, executor: str = "local",
              observer: Observer | None = None, as_json: bool = False,
-             serve: Callable[[DemoOutcome], None] | None = None) -> DemoOutcome:
+             serve: Callable[[DemoOutcome], None] | None = None, sftp: bool = False) -> DemoOutcome:
     """Rehearse the release; with `serve`, it is called with the outcome while the demo's
     downloads site is still running (it returns when the site may stop)."""
     started = time.monotonic()
@@ -104,7 +104,7 @@ def run_demo(root: Path, *, version: str | None = None, fresh: bool = False, exe
     overrides = {"build": {"executor": executor}, "readiness": {"cycle": str(root / "release-cycle.json")},
                  "signing": demo_signing(root)}
     policy = ApprovalPolicy(policy=frozenset({"*"}), policy_name=DEMO_POLICY)
-    with build_workers(root, executor) as buildbot, demo_publishing(root, v) as publishing:
+    with build_workers(root, executor) as buildbot, demo_publishing(root, v, sftp=sftp) as publishing:
         overrides["publish"] = publishing.settings(root)
         if buildbot is not None:
             overrides["build"] = {"executor": "buildbot", "buildbot_url": buildbot.url}

@@ -14,6 +14,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..errors import ExternalServiceError
+from .client import Backoff
+
+DEFAULT_BACKOFF = Backoff(attempts=3)
 
 
 def purge_target(endpoint: str, public_url: str) -> str:
@@ -22,7 +25,7 @@ def purge_target(endpoint: str, public_url: str) -> str:
 
 
 def purge_urls(endpoint: str, urls: Iterable[str], *, http: httpx.Client | None = None, attempts: int = 3,
-               backoff_s: float = 0.5, sleep: Callable[[float], None] = time.sleep,
+               backoff: Backoff = DEFAULT_BACKOFF, sleep: Callable[[float], None] = time.sleep,
                headers: dict[str, str] | None = None) -> list[str]:
     """PURGE each URL once (in order, de-duplicated); returns the purge targets."""
     client = http or httpx.Client(timeout=30.0)
@@ -40,7 +43,7 @@ def purge_urls(endpoint: str, urls: Iterable[str], *, http: httpx.Client | None 
                 except httpx.HTTPError as error:
                     last = f"{type(error).__name__}: {error}"
                 if attempt < attempts:
-                    sleep(backoff_s * 2 ** (attempt - 1))
+                    sleep(backoff.delay(attempt))
             else:
                 raise ExternalServiceError(f"PURGE {target} failed {attempts} times ({last}); "
                                            f"{len(done)} URL(s) purged before it",
