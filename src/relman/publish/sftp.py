@@ -209,6 +209,35 @@ class SftpTarget:
         pass
 
 
+class SftpDrop:
+    """A platform hand-off drop folder on an SFTP server (see relman.publish.handoff.Drop)."""
+
+    def __init__(self, target: SftpTarget, folder: str):
+        self.target = target
+        self.folder = folder
+
+    def listing(self) -> dict[str, int]:
+        async def go() -> dict[str, int]:
+            asyncssh = _import_asyncssh()
+            async with await self.target._connect() as conn, conn.start_sftp_client() as sftp:
+                try:
+                    entries = await sftp.readdir(self.folder)
+                except asyncssh.SFTPNoSuchFile:
+                    return {}
+            return {e.filename: int(e.attrs.size or 0) for e in entries
+                    if not e.filename.startswith(".") and e.attrs.type == asyncssh.FILEXFER_TYPE_REGULAR}
+
+        return self.target._run(go())
+
+    def fetch(self, name: str, dest: Path) -> None:
+        async def go() -> None:
+            async with await self.target._connect() as conn, conn.start_sftp_client() as sftp:
+                await sftp.get(posixpath.join(self.folder, name), str(dest) + ".part")
+
+        self.target._run(go())
+        Path(str(dest) + ".part").replace(dest)
+
+
 def _tar_tree(local: Path) -> tuple[bytes, int]:
     """The regular files under `local` as one tar (modes 0644, no owners, no links)."""
     buffer = io.BytesIO()
@@ -242,4 +271,4 @@ async def _chmod_if_needed(sftp: Any, path: str, mode: int) -> None:
             return   # not ours to change (another user's folder): leave it as it is
 
 
-__all__ = ["SftpTarget"]
+__all__ = ["SftpDrop", "SftpTarget"]
