@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..announce.diary import diary_json, diary_markdown
+from ..announce.diary import FORMATS, render_diary
 from ..engine.journal import Journal
 from ..engine.runner import ApprovalPolicy
 from ..errors import UsageError
@@ -169,12 +169,13 @@ def show_command(run_id: int, state_dir: str | None, as_json: bool) -> None:
 @click.command("report")
 @click.argument("run_id", type=int)
 @state_option
-@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True,
+              help="md: the story; svg: the timeline; html: both; json: the facts.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to a file.")
 def report_command(run_id: int, state_dir: str | None, fmt: str, output: str | None) -> None:
-    """The release diary of a run: a timeline of its steps, gates and incidents."""
+    """The release diary of a run: its story by milestone, a timeline, gates, waits and incidents."""
     journal = _open_journal(state_dir)
-    text = diary_markdown(journal, run_id) if fmt == "md" else diary_json(journal, run_id)
+    text = render_diary(journal, run_id, fmt)
     if output:
         Path(output).write_text(text)
         click.echo(f"wrote {output}")
