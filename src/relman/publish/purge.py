@@ -16,8 +16,6 @@ import httpx
 from ..errors import ExternalServiceError
 from .client import Backoff
 
-DEFAULT_BACKOFF = Backoff(attempts=3)
-
 
 def purge_target(endpoint: str, public_url: str) -> str:
     parts = urlsplit(public_url)
@@ -25,9 +23,10 @@ def purge_target(endpoint: str, public_url: str) -> str:
 
 
 def purge_urls(endpoint: str, urls: Iterable[str], *, http: httpx.Client | None = None, attempts: int = 3,
-               backoff: Backoff = DEFAULT_BACKOFF, sleep: Callable[[float], None] = time.sleep,
+               backoff_s: float = 0.5, sleep: Callable[[float], None] = time.sleep,
                headers: dict[str, str] | None = None) -> list[str]:
     """PURGE each URL once (in order, de-duplicated); returns the purge targets."""
+    backoff = Backoff(attempts=attempts, first_s=backoff_s)
     client = http or httpx.Client(timeout=30.0)
     done: list[str] = []
     try:
