@@ -92,9 +92,13 @@ def test_live_posts_are_off_unless_enabled() -> None:
 def test_announce_send_exists_only_after_publish_verify() -> None:
     from relman.release.announce import announce_steps as steps_for
 
-    ids = {s.id for s in release_steps()}
-    assert PUBLISH_VERIFIED in ids and ANNOUNCE_SEND in ids
-    assert ANNOUNCE_SEND not in {s.id for s in steps_for(ids - {PUBLISH_VERIFIED})}   # no publishing, no sending
+    full = release_steps()
+    assert {PUBLISH_VERIFIED, ANNOUNCE_SEND} <= {s.id for s in full}
+    without = [s for s in full if s.id != PUBLISH_VERIFIED]
+    assert ANNOUNCE_SEND not in {s.id for s in steps_for(without)}                   # no publishing, no sending
+    # a profile that publishes nothing (no artifact manifest) skips the sending too
+    generic = Plan.build("release", full, {"version": "1.4.0", "profile": "generic"})
+    assert PUBLISH_VERIFIED in generic.skipped and ANNOUNCE_SEND in generic.skipped
     publish = Step(PUBLISH_VERIFIED, "verify what users download", lambda ctx: {"checked": 5},
                    deps=("post.push-upstream",), phase="publish")
     from relman.release.announce import announce_steps, live_steps
@@ -104,8 +108,7 @@ def test_announce_send_exists_only_after_publish_verify() -> None:
     from relman.release.source import source_steps
 
     steps = preflight_steps() + source_steps() + build_steps() + post_steps(("source.push-fork",)) + [publish]
-    ids = {s.id for s in steps}
-    extra = announce_steps(ids) + live_steps(ids)
+    extra = announce_steps(steps) + live_steps(steps)
     plan = Plan.build("release", steps + extra, {"version": "3.14.1", "live_posts": True})
     send = next(s for s in extra if s.id == ANNOUNCE_SEND)
     assert PUBLISH_VERIFIED in send.deps and send.gate is not None and send.gate.id == "announce"

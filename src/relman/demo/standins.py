@@ -192,7 +192,8 @@ class DemoPublishing:
 
 
 @contextmanager
-def demo_publishing(root: Path, version: Version, *, sftp: bool = False) -> Iterator[DemoPublishing]:
+def demo_publishing(root: Path, version: Version, buildbot_url: str | None = None, *,
+                    sftp: bool = False) -> Iterator[DemoPublishing]:
     """Start the site, the purge recorder, the stand-in builders (and with `sftp` a local
     OpenSSH sshd as the downloads server); stop them afterwards."""
     site_dir = root / "site"
@@ -204,7 +205,7 @@ def demo_publishing(root: Path, version: Version, *, sftp: bool = False) -> Iter
     key = secrets.token_hex(16)
     # The whole web app: downloads, plus the dashboard and the runs of this rehearsal.
     site = SiteServer(site_dir, root / "downloads", {"rm": key}, ports.get("site"), state_dir=root / "state",
-                      options={"cycle": str(root / "release-cycle.json")}).start()
+                      options={"cycle": str(root / "release-cycle.json"), "buildbot": buildbot_url}).start()
     cdn = PurgeRecorder(root / "cdn" / "purges.jsonl", ports.get("cdn")).start()
     sshd = _start_sshd(root, ports.get("sshd")) if sftp else None
     ports_file.write_text(json.dumps({"site": site.port, "cdn": cdn.httpd.server_address[1],

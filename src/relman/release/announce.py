@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -126,15 +126,19 @@ def send_announcement_step(ctx: StepContext) -> dict[str, Any]:
     return {"sent": report, "dir": str(drafts_dir(release))}
 
 
-def announce_steps(step_ids: set[str] | frozenset[str]) -> list[Step]:
-    after = (*BUILD_DONE, PUBLISH_VERIFIED) if PUBLISH_VERIFIED in step_ids else BUILD_DONE
+def announce_steps(existing: Sequence[Step]) -> list[Step]:
+    """The announce steps for a workflow made of `existing` steps: sending only when it has a
+    publishing verification step, and under the same condition (no publishing, no sending)."""
+    publish = next((s for s in existing if s.id == PUBLISH_VERIFIED), None)
+    after = (*BUILD_DONE, PUBLISH_VERIFIED) if publish is not None else BUILD_DONE
     steps = [Step(ANNOUNCE_DRAFTS, "write the announcement drafts (blog, email, Mastodon, hand-off)", write_announcement,
                   deps=after, phase=PHASE, uses=("version",),
                   effects=(Effect(LOCAL, "announcement drafts in the work folder"),))]
-    if PUBLISH_VERIFIED in step_ids:
+    if publish is not None:
         steps.append(Step(ANNOUNCE_SEND, "send the announcement (after publishing is verified)",
                           send_announcement_step, deps=(ANNOUNCE_DRAFTS, PUBLISH_VERIFIED, "post.push-upstream"),
                           phase=PHASE, probe=send_probe, gate=ANNOUNCE_GATE, uses=("version",),
+                          condition=publish.condition, condition_text=publish.condition_text,
                           effects=(Effect(IRREVERSIBLE, "the announcement posted to the configured channels"),)))
     return steps
 
@@ -219,15 +223,15 @@ def live_enabled(params: Mapping[str, Any]) -> bool:
     return bool(params.get("live_posts"))
 
 
-def live_steps(step_ids: set[str] | frozenset[str]) -> list[Step]:
-    published_after = (PUBLISH_VERIFIED,) if PUBLISH_VERIFIED in step_ids else ("post.push-upstream",)
+def live_steps(existing: Sequence[Step]) -> list[Step]:
+    published_after = (PUBLISH_VERIFIED,) if any(s.id == PUBLISH_VERIFIED for s in existing) else ("post.push-upstream",)
     when = {"countdown": ((), "the release starts"),
             "tag-pushed": (("source.push-fork",), "the tag is pushed"),
             "builds-started": (("source.tag",), "the builds start"),
             "artifacts-ready": (BUILD_DONE, "the files are built and verified"),
             "published": (published_after, "the release is published")}
     return [Step(f"live.{name}", f"live post: {what}", _live_action(name), deps=deps, phase="live",
-                 probe=_live_probe(name), condition=live_enabled, condition_text="[announce.live] enabled",
+                 probe=_live_probe(name), condition=live_enabled, condition_text="only when live posts are on ([announce.live] enabled)",
                  uses=("version",), effects=(Effect(REMOTE, "a short post on the live channel"),))
             for name, (deps, what) in when.items()]
 

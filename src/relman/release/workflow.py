@@ -22,8 +22,7 @@ def release_steps() -> list[Step]:
     steps = preflight_steps() + source_steps() + build_steps() + handoff_steps() + publish_steps()
     after_publish = ("source.push-fork", *BUILD_DONE, *PUBLISH_DONE)
     steps = steps + post_steps(after_publish)
-    ids = {s.id for s in steps}
-    return steps + schedule_steps() + announce_steps(ids) + live_steps(ids)
+    return steps + schedule_steps() + announce_steps(steps) + live_steps(steps)
 
 
 def release_plan(params: dict) -> Plan:
