@@ -28,9 +28,8 @@ from ..publish.handoff import (
     status_line,
     verify_arrivals,
 )
-from .build import has_artifacts
 from .context import Release, release_of
-from .publish import security_release
+from .publish import publishes, security_release
 
 PHASE = "publish"
 
@@ -156,8 +155,8 @@ def _drop(release: Release) -> Any:
 
 
 def handoff_steps() -> list[Step]:
-    common: dict[str, Any] = {"phase": PHASE, "condition": has_artifacts,
-                              "condition_text": "for profiles with an artifact manifest", "uses": ("version",)}
+    common: dict[str, Any] = {"phase": PHASE, "condition": publishes, "uses": ("version",),
+                              "condition_text": "for profiles with an artifact manifest, with a [publish] target"}
     return [
         Step("publish.handoff", "hand the tag to the platform builders (email draft, sent when SMTP is set)",
              send_handoffs, deps=("source.push-fork",), timeout_s=300,
