@@ -8,7 +8,7 @@ publish.wait-platforms ┘    → publish.register ────┴→ publish.pu
 
 The libraries in relman.publish do the work; these steps only read the configuration
 (`[publish]` in relman.toml) and the outputs of earlier steps. Without a `[publish]` target
-the steps say so and do nothing, so a release that is not published by relman still runs.
+the steps are skipped (run parameter `publishing`), so a release relman does not publish still runs.
 """
 
 from __future__ import annotations
