@@ -13,6 +13,7 @@ from ..engine.step import REMOTE, Effect, Gate, Retry, Step, StepContext
 from ..errors import CheckFailed, TransientError
 from ..source.magic import check_magic_for_release
 from .context import release_of
+from .recovery import is_released
 
 READINESS_CONCERN = Gate("readiness-concern", "The branch's readiness verdict is Concern. Release anyway?")
 READINESS_BLOCKED = Gate("readiness-unreleasable",
@@ -71,6 +72,8 @@ def check_transition_valid(ctx: StepContext) -> dict:
     """The tree's version (patchlevel.h, or the generic profile's version file) first; tags cross-check."""
     release = release_of(ctx)
     tags = release.git.tags()
+    if release.version.git_tag in tags and not is_released(release):
+        tags.remove(release.version.git_tag)   # a local tag nobody pushed upstream is not a release (see tag-free)
     return {"existing_release_tags": len(tags), **release.check_transition(tags)}
 
 
@@ -83,6 +86,11 @@ def check_tag_free(ctx: StepContext) -> dict:
     # A tag made by this run (recorded on its temporary branch) is not in the way.
     if release.git.branch_exists(release.temp_branch) and release.git.rev(release.temp_branch) == commit:
         return {"tag": tag, "exists": True, "commit": commit}
+    if not is_released(release):
+        raise CheckFailed(f"tag {tag} exists only in this checkout (at {commit[:12]}), not on the upstream remote: "
+                          "an unfinished run (or someone) made it", where=str(release.repo),
+                          hint=f"resume that run (`relman runs` lists them; `relman run {release.version} --run N`), "
+                               f"or `relman abort {release.version}` to remove it and start again")
     raise CheckFailed(f"tag {tag} already exists (at {commit[:12]})", where=str(release.repo),
                       hint="was this version already released? choose the next version, or delete a stray tag")
 
