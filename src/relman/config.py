@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .configfile import read_repo_config, read_toml
 from .errors import ConfigError
+from .profile import detect_profile, is_cpython_checkout
 
 
 
@@ -94,12 +95,6 @@ class Settings(_Section):
         return self.model_dump(mode="json")
 
 
-def is_cpython_checkout(repo: Path) -> bool:
-    readme = repo / "README.rst"
-    return ((repo / "Include" / "patchlevel.h").is_file() and (repo / "Python" / "ceval.c").is_file()
-            and readme.is_file() and readme.read_text(errors="replace").startswith("This is Python version"))
-
-
 def load_settings(repo: Path, overrides: dict[str, Any] | None = None, *,
                   config_file: Path | None = None) -> Settings:
     """Read relman.toml (or [tool.relman]) from the repository root, layer `config_file` (when
@@ -112,8 +107,7 @@ def load_settings(repo: Path, overrides: dict[str, Any] | None = None, *,
             raise ConfigError("no such configuration file", where=str(extra))
         data = _deep_merge(data, read_toml(extra))
         sources.append(str(extra))
-    if "profile" not in data and not is_cpython_checkout(repo):
-        data["profile"] = "generic"
+    data["profile"] = detect_profile(repo, data.get("profile"))
     merged = _deep_merge(data, overrides or {})
     try:
         return Settings.model_validate(merged)

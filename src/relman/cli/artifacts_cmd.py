@@ -9,19 +9,20 @@ import click
 from ..artifacts.build import build_release_artifacts, default_news_hook
 from ..artifacts.manifest import PROFILES, ArtifactProfile, expected_files, get_profile
 from ..artifacts.signing import GpgSigner, Signer
+from ..profile import is_cpython_checkout
 from ..version import Version
 from .common import emit_json, json_option
 
 profile_option = click.option(
     "--profile", default="auto", show_default=True,
     type=click.Choice(["auto", *sorted(PROFILES)]),
-    help="Artifact profile: which files the release has. auto: cpython for a CPython checkout (configure + Python/ceval.c), else demo.")
+    help="Artifact profile: which files the release has. auto: cpython for a CPython checkout (Include/patchlevel.h, Lib/, Misc/NEWS.d/), else demo.")
 
 
 def pick_profile(name: str, repo: Path | None) -> ArtifactProfile:
     if name != "auto":
         return get_profile(name)
-    if repo is not None and (repo / "configure").is_file() and (repo / "Python" / "ceval.c").is_file():
+    if repo is not None and is_cpython_checkout(repo):
         return get_profile("cpython")
     return get_profile("demo")
 

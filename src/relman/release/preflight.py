@@ -117,16 +117,12 @@ def check_magic(ctx: StepContext) -> dict:
 
 def check_readiness(ctx: StepContext) -> dict:
     """The same verdict as `relman status` (not a weaker copy), stored in the journal."""
-    from datetime import timedelta
-
+    from ..readiness.inputs import readiness_inputs
     from ..readiness.verdict import assess_branch
-    from ..readiness.waivers import WaiverStore
 
     release = release_of(ctx)
-    settings = release.settings.readiness
-    verdict = assess_branch(None, buildbot_url=settings.buildbot, tracker=settings.tracker, cycle=settings.cycle,
-                            waivers=WaiverStore(ctx.resources.get("state_dir")), version=release.version,
-                            idle_after=timedelta(days=settings.idle_days))
+    inputs = readiness_inputs(release.settings.readiness, release.repo, state_dir=ctx.resources.get("state_dir"))
+    verdict = assess_branch(None, version=release.version, **inputs.kwargs())
     seen = verdict.as_dict()
     featured = seen["featured_problem"]
     summary = f"{verdict.branch}: {verdict.verdict}"

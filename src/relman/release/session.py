@@ -71,13 +71,13 @@ class ReleaseSession:
 
     def release_cycle(self) -> dict[str, Any] | None:
         """The schedule data in release-cycle.json shape (PEP numbers, branch status), when configured."""
-        source = self.settings.readiness.cycle
+        from ..readiness.inputs import resolve_cycle_source
+
+        source = resolve_cycle_source(self.settings.readiness.cycle, self.repo)
         if not source:
             return None
         from ..schedule.cycle import load_cycle
 
-        if not str(source).startswith(("http://", "https://")) and not Path(source).is_absolute():
-            source = str(self.repo / source)
         return load_cycle(source, cache_dir=self.state_dir / "cache").release_cycle_json()
 
     def executor(self):
