@@ -27,6 +27,21 @@ def require_tool(name: str, path: str | None = None) -> str:
     pytest.skip(message)
 
 
+def require_module(name: str):
+    """Import an optional module, or skip (fail under RELMAN_REQUIRE_ALL=1) when it is missing.
+
+    The one way tests import optional Python packages: no bare `pytest.importorskip`."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as error:
+        message = f"the Python module {name} is not importable ({error})"
+        if REQUIRE_ALL:
+            pytest.fail(f"{message}, and RELMAN_REQUIRE_ALL=1 requires it", pytrace=False)
+        pytest.skip(message, allow_module_level=True)
+
+
 @pytest.fixture(autouse=True)
 def _git_identity(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Tests get a predictable git identity and no user/global git config surprises."""

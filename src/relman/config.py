@@ -61,6 +61,7 @@ class SigningSettings(_Section):
     sigstore_identity: str | None = None
     sigstore_issuer: str | None = None
     sigstore_staging: bool = False
+    sigstore_trust_root: str | None = None     # a trusted_root.json to verify bundles against (default: public-good)
     allow_unsigned: bool = False               # rehearsals nobody downloads may skip signing
 
 

@@ -9,22 +9,30 @@ import click
 from ..artifacts.build import build_release_artifacts, default_news_hook
 from ..artifacts.manifest import PROFILES, ArtifactProfile, expected_files, get_profile
 from ..artifacts.signing import GpgSigner, Signer
-from ..profile import is_cpython_checkout
+from ..configfile import read_repo_config
+from ..errors import UsageError
+from ..profile import detect_profile
 from ..version import Version
 from .common import emit_json, json_option
 
 profile_option = click.option(
     "--profile", default="auto", show_default=True,
     type=click.Choice(["auto", *sorted(PROFILES)]),
-    help="Artifact profile: which files the release has. auto: cpython for a CPython checkout (Include/patchlevel.h, Lib/, Misc/NEWS.d/), else demo.")
+    help="Artifact profile: which files the release has. auto: the repository's configured profile, else cpython for a CPython checkout (Include/patchlevel.h, Lib/, Misc/NEWS.d/).")
 
 
 def pick_profile(name: str, repo: Path | None) -> ArtifactProfile:
+    """--profile auto: the repository's profile (configured, else detected); demo without a repository."""
     if name != "auto":
         return get_profile(name)
-    if repo is not None and is_cpython_checkout(repo):
-        return get_profile("cpython")
-    return get_profile("demo")
+    if repo is None:
+        return get_profile("demo")
+    data, _ = read_repo_config(repo)
+    detected = detect_profile(repo, data.get("profile"))
+    if detected not in PROFILES:
+        raise UsageError(f"the {detected} profile has no artifact manifest", where=str(repo),
+                         hint="pass --profile " + " or --profile ".join(sorted(PROFILES)))
+    return get_profile(detected)
 
 
 @click.group("artifacts")

@@ -43,7 +43,9 @@ def demo_command(directory: str, version: str | None, executor: str, fresh: bool
                    f"artifacts: {summary['artifacts_dir']}\ndiary:     {summary['report']}")
         if summary["status"] == "done":
             gnupg = outcome.root / "gnupg"
-            keyring = f" --gnupghome {gnupg}" if gnupg.is_dir() else " --allow-unsigned"
+            pinned = gnupg / "demo-key.fingerprint"
+            keyring = (f" --gnupghome {gnupg} --fingerprint {pinned.read_text().strip()}" if pinned.is_file()
+                       else " --allow-unsigned")
             click.echo(f"\nnext: relman verify {summary['artifacts_dir']}{keyring}\n"
                        f"      relman show {summary['run_id']} --state {outcome.root / 'state'}\n"
                        f"      git -C {outcome.root / 'upstream.git'} log --oneline --graph --all | head")

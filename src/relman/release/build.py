@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..artifacts.manifest import SOURCE, expected_files, get_profile
 from ..artifacts.release_manifest import load_release_manifest, manifest_spec
@@ -18,6 +19,9 @@ from ..engine.secrets import redact_file
 from ..engine.step import LOCAL, Effect, Step, StepContext
 from ..errors import CheckFailed, StepFailed
 from .context import Release, release_of
+
+if TYPE_CHECKING:
+    from ..artifacts.verify import Trust
 
 PHASE = "build"
 ARTIFACT_PROFILES = ("cpython", "demo")
@@ -149,6 +153,21 @@ def check_reproducible(ctx: StepContext) -> dict:
     return {"identical": sorted(f.name for f in second.files)}
 
 
+def release_trust(settings) -> Trust:
+    """What the run's own verification trusts: the signers this project's configuration names
+    (the GPG key's fingerprint from its keyring, the Sigstore identity and issuer)."""
+    from ..artifacts.signing import GpgSigner
+    from ..artifacts.verify import Trust
+
+    signing = settings.signing
+    home = Path(signing.gnupghome).expanduser() if signing.gnupghome else None
+    fingerprints = [GpgSigner(signing.gpg_key, home).fingerprint()] if signing.gpg_key else []
+    return Trust.pinned(gnupghome=home, fingerprints=fingerprints, identity=signing.sigstore_identity,
+                        issuer=signing.sigstore_issuer,
+                        trusted_root=Path(signing.sigstore_trust_root) if signing.sigstore_trust_root else None,
+                        staging=signing.sigstore_staging)
+
+
 def verify_built(ctx: StepContext) -> dict:
     """What users will download, checked before anyone is told: sizes, digests, signatures, SBOMs."""
     from ..artifacts.signing import require_signing, signers_from_config
@@ -157,11 +176,10 @@ def verify_built(ctx: StepContext) -> dict:
     release = release_of(ctx)
     signing = release.settings.signing
     signed = require_signing(signers_from_config(signing.model_dump()), allow_unsigned=signing.allow_unsigned)
-    report = verify_release(release.artifacts_dir, gnupghome=Path(signing.gnupghome) if signing.gnupghome else None,
-                            fingerprints=[signing.gpg_key] if signing.gpg_key else [],
+    report = verify_release(release.artifacts_dir, trust=release_trust(release.settings),
                             allow_unsigned=signing.allow_unsigned)
     if not report.ok:
-        problems = "\n".join(f"  {p.file}: {p.message}" for p in report.problems)
+        problems = "\n".join(f"  {p.file}: {p.message}" for p in report.problems + report.unverified)
         raise CheckFailed(f"the built release does not verify:\n{problems}", where=str(release.artifacts_dir))
     return {"checked": len(report.checked), "signed": signed}
 
