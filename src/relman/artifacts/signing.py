@@ -48,6 +48,11 @@ class Signer(Protocol):
         """What a verifier needs to know (recorded in the release manifest)."""
         ...
 
+    def check(self) -> str:
+        """Prove, before anything irreversible, that this signer can sign; returns what was
+        checked. Raises ConfigError (a setting or variable is missing) or CheckFailed."""
+        ...
+
 
 VERIFIED, FAILED, UNVERIFIED = "verified", "failed", "unverified"
 
@@ -130,6 +135,25 @@ class GpgSigner:
 
     def describe(self) -> dict[str, Any]:
         return {"kind": GPG, "suffix": self.suffix, "fingerprint": self.fingerprint()}
+
+    def check(self) -> str:
+        """The key is in the keyring and signs: a trial signature of a scratch file (with the
+        passphrase from its variable) must verify."""
+        import tempfile
+
+        if self.passphrase_env and self.passphrase_env not in os.environ:
+            raise ConfigError(f"the GPG passphrase variable {self.passphrase_env} is not set",
+                              hint=f"export {self.passphrase_env}=… (signing.gpg_passphrase_env names it)")
+        fingerprint = self.fingerprint()
+        with tempfile.TemporaryDirectory(prefix="relman-sign-check-") as scratch:
+            probe = Path(scratch) / "signing-check.txt"
+            probe.write_text("relman checks that this key can sign\n")
+            signature = self.sign(probe)
+            result = gpg_verify(probe, signature, gnupghome=self.gnupghome, fingerprints=[fingerprint], gpg=self.gpg)
+        if not result.ok:
+            raise CheckFailed(f"GPG key {self.key} made a signature that does not verify: {result.message}")
+        return f"GPG key {fingerprint} signs" + (f" (passphrase from ${self.passphrase_env})"
+                                                   if self.passphrase_env else "")
 
 
 def gpg_verify(path: Path, signature: Path, *, gnupghome: Path | None = None,
@@ -231,6 +255,15 @@ class SigstoreSigner:
         if importlib.util.find_spec("sigstore") is None and self.python == sys.executable:
             raise ConfigError("Sigstore signing is configured but the sigstore package is not installed",
                               hint="pip install sigstore (a dependency of relman), or configure GPG for an offline run")
+
+    def check(self) -> str:
+        """The library is installed, identity and issuer are set, and the token variable holds a
+        token (signing itself needs the internet, so it is not tried here)."""
+        self._require()
+        if not os.environ.get(self.token_env):
+            raise ConfigError(f"no Sigstore identity token: {self.token_env} is not set",
+                              hint=f"get a token for {self.identity} from {self.issuer} and export it")
+        return f"Sigstore signing as {self.identity} ({self.issuer}), token in ${self.token_env}"
 
     def sign(self, path: Path) -> Path:
         self._require()
@@ -352,6 +385,33 @@ def signers_from_config(config: Mapping[str, Any] | None) -> list[Signer]:
         signers.append(SigstoreSigner(str(config["sigstore_identity"]), str(config["sigstore_issuer"]),
                                       staging=bool(config.get("sigstore_staging"))))
     return signers
+
+
+def check_signers(config: Mapping[str, Any] | None, *, allow_unsigned: bool = False) -> list[str]:
+    """Preflight: every configured signer can sign (see `Signer.check`); no signer at all is
+    refused unless unsigned releases are allowed. Returns what was checked."""
+    signers = signers_from_config(config)
+    if not require_signing(signers, allow_unsigned=allow_unsigned):
+        return ["no signer: unsigned (allow_unsigned = true)"]
+    return [signer.check() for signer in signers]
+
+
+# The `[signing]` keys a build job needs, as `relman artifacts build` options.
+_SIGNING_OPTIONS = {"gpg_key": "--gpg-key", "gnupghome": "--gnupghome", "gpg_passphrase_env": "--gpg-passphrase-env",
+                    "sigstore_identity": "--sigstore-identity", "sigstore_issuer": "--sigstore-issuer"}
+
+
+def signing_arguments(config: Mapping[str, Any] | None) -> list[str]:
+    """The `relman artifacts build` options that carry a `[signing]` table to a build job (local
+    or remote): every signer setting, never a secret (the passphrase travels by variable name)."""
+    config = config or {}
+    argv: list[str] = []
+    for key, option in _SIGNING_OPTIONS.items():
+        if config.get(key):
+            argv += [option, str(config[key])]
+    if config.get("sigstore_staging"):
+        argv.append("--sigstore-staging")
+    return argv
 
 
 def require_signing(signers: Sequence[Signer], *, allow_unsigned: bool = False) -> bool:

@@ -8,7 +8,7 @@ import click
 
 from ..artifacts.build import build_release_artifacts, default_news_hook
 from ..artifacts.manifest import PROFILES, ArtifactProfile, expected_files, get_profile
-from ..artifacts.signing import GpgSigner, Signer
+from ..artifacts.signing import signers_from_config
 from ..configfile import read_repo_config
 from ..errors import UsageError
 from ..profile import detect_profile
@@ -53,11 +53,17 @@ def artifacts_group() -> None:
 @click.option("--security", is_flag=True, help="A security-only release (fewer artifacts).")
 @click.option("--gpg-key", help="Sign with this GPG key (id, fingerprint or e-mail).")
 @click.option("--gnupghome", type=click.Path(path_type=Path, file_okay=False), help="GPG home (keyring) to use.")
+@click.option("--gpg-passphrase-env", metavar="VAR", help="The environment variable holding the key's passphrase.")
+@click.option("--sigstore-identity", help="Also sign with Sigstore as this identity (needs --sigstore-issuer, "
+                                          "$SIGSTORE_IDENTITY_TOKEN and the internet).")
+@click.option("--sigstore-issuer", help="The OIDC issuer of --sigstore-identity.")
+@click.option("--sigstore-staging", is_flag=True, help="Use Sigstore's staging instance.")
 @click.option("--validate-sbom", is_flag=True, help="Validate each SBOM with spdx-tools (slower on big trees).")
 @json_option
 def build_command(version: str, repo: Path, out_dir: Path, profile: str, no_docs: bool, reproducible: bool,
-                  security: bool, gpg_key: str | None, gnupghome: Path | None, validate_sbom: bool,
-                  as_json: bool) -> None:
+                  security: bool, gpg_key: str | None, gnupghome: Path | None, gpg_passphrase_env: str | None,
+                  sigstore_identity: str | None, sigstore_issuer: str | None, sigstore_staging: bool,
+                  validate_sbom: bool, as_json: bool) -> None:
     """Build VERSION's release files from its tag into OUT.
 
     Writes the source archives (.tgz, .tar.xz: reproducible), an SPDX SBOM per archive, the
@@ -73,7 +79,9 @@ def build_command(version: str, repo: Path, out_dir: Path, profile: str, no_docs
     """
     v = Version.parse(version)
     prof = pick_profile(profile, repo)
-    signers: list[Signer] = [GpgSigner(gpg_key, gnupghome)] if gpg_key else []
+    signers = signers_from_config({"gpg_key": gpg_key, "gnupghome": gnupghome, "gpg_passphrase_env": gpg_passphrase_env,
+                                   "sigstore_identity": sigstore_identity, "sigstore_issuer": sigstore_issuer,
+                                   "sigstore_staging": sigstore_staging})
     result = build_release_artifacts(repo, v, out_dir, profile=prof, generate=default_news_hook(prof, v),
                                      signers=signers, docs=not no_docs, reproducible_check=reproducible,
                                      security=security, validate_sboms=validate_sbom)

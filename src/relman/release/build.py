@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..artifacts.manifest import SOURCE, expected_files, get_profile
 from ..artifacts.release_manifest import load_release_manifest, manifest_spec
+from ..artifacts.signing import signing_arguments
 from ..ci.executor import BuildJob, Executor, JobResult
 from ..engine.secrets import redact_file
 from ..engine.step import LOCAL, Effect, Step, StepContext
@@ -93,11 +94,9 @@ def build_artifacts(ctx: StepContext) -> dict:
     out = release.artifacts_dir
     if out.exists():
         shutil.rmtree(out)  # a partial build from an interrupted attempt: start clean
-    signing = release.settings.signing
     argv = [sys.executable, "-m", "relman.cli.main", "artifacts", "build", release.version.text,
             "--repo", str(release.repo), "-o", str(out), "--profile", release.settings.profile, "--json"]
-    if signing.gpg_key:
-        argv += ["--gpg-key", signing.gpg_key] + (["--gnupghome", signing.gnupghome] if signing.gnupghome else [])
+    argv += signing_arguments(release.settings.signing.model_dump())
     if not release.settings.build.docs:
         argv.append("--no-docs")
     job = BuildJob("build-release-files", tuple(argv), cwd=release.repo, output_dir=out,
@@ -184,13 +183,19 @@ def verify_built(ctx: StepContext) -> dict:
     return {"checked": len(report.checked), "signed": signed}
 
 
+def signing_inputs(params) -> dict:
+    """The signing settings are inputs of the build: changing a signer rebuilds (and signs) again."""
+    return {"signing": params.get("signing")}
+
+
 def build_steps() -> list[Step]:
     common = dict(phase=PHASE, condition=has_artifacts, condition_text="for profiles with an artifact manifest",
                   uses=("version", "executor"))
     return [
         Step("build.artifacts", "build the release files from the tag (archives, SBOMs, docs, signatures, manifest)",
              build_artifacts, deps=("source.tag",), probe=artifacts_probe, timeout_s=7200,
-             effects=(Effect(LOCAL, "writes the release files into the run's artifacts folder"),), **common),
+             effects=(Effect(LOCAL, "writes the release files into the run's artifacts folder"),),
+             inputs=signing_inputs, **common),
         Step("build.test-source", "unpack the source archive, build it and run its tests", run_test_source,
              deps=("build.artifacts",), timeout_s=7200, **common),
         Step("build.reproducible", "reproducibility gate: a second build gives identical archives",

@@ -63,6 +63,7 @@ class ReleaseSession:
                 "profile": s.profile, "fork": s.remotes.fork, "upstream": s.remotes.upstream,
                 "sign_tags": s.git.sign_tags, "executor": s.build.executor,
                 "config_digest": fingerprint(s.dump()),
+                "signing": s.signing.model_dump(mode="json"),
                 "readiness_sources": [x for x in (s.readiness.buildbot, s.readiness.tracker) if x],
                 **self.extra_params}
 
