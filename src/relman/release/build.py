@@ -7,6 +7,7 @@ the steps that judge the results run in-process. File names come from the artifa
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -89,19 +90,25 @@ def artifacts_probe(ctx: StepContext) -> dict | None:
     return None
 
 
-def build_artifacts(ctx: StepContext) -> dict:
-    release = release_of(ctx)
+def artifacts_job(release: Release, env: dict[str, str]) -> BuildJob:
+    """The build job for the release files: `relman artifacts build` with every [signing] setting,
+    [build] docs and timeout_s."""
     out = release.artifacts_dir
-    if out.exists():
-        shutil.rmtree(out)  # a partial build from an interrupted attempt: start clean
     argv = [sys.executable, "-m", "relman.cli.main", "artifacts", "build", release.version.text,
             "--repo", str(release.repo), "-o", str(out), "--profile", release.settings.profile, "--json"]
     argv += signing_arguments(release.settings.signing.model_dump())
     if not release.settings.build.docs:
         argv.append("--no-docs")
-    job = BuildJob("build-release-files", tuple(argv), cwd=release.repo, output_dir=out,
-                   outputs=(manifest_path(release).name,), env=_job_env(ctx), timeout=release.settings.build.timeout_s)
-    result = _run_job(ctx, job)
+    return BuildJob("build-release-files", tuple(argv), cwd=release.repo, output_dir=out,
+                    outputs=(manifest_path(release).name,), env=env, timeout=release.settings.build.timeout_s)
+
+
+def build_artifacts(ctx: StepContext) -> dict:
+    release = release_of(ctx)
+    out = release.artifacts_dir
+    if out.exists():
+        shutil.rmtree(out)  # a partial build from an interrupted attempt: start clean
+    result = _run_job(ctx, artifacts_job(release, _job_env(ctx)))
     manifest = _manifest(release)
     if manifest is None:
         raise StepFailed(f"the build wrote no release manifest into {out}", hint=f"see {result.log_path}")
@@ -116,16 +123,36 @@ def source_archive(release: Release) -> Path:
     return release.artifacts_dir / tgz.name
 
 
+def _command_options(build) -> tuple[str, ...]:
+    """[build] build_command / test_command, when configured, replace the profile's commands."""
+    options: list[str] = []
+    if build.build_command:
+        options += ["--build-command", json.dumps(list(build.build_command))]
+    if build.test_command:
+        options += ["--test-command", json.dumps(list(build.test_command))]
+    return tuple(options)
+
+
+def build_commands_inputs(params) -> dict:
+    return {"build_commands": params.get("build_commands")}
+
+
+def test_source_job(release: Release, env: dict[str, str]) -> BuildJob:
+    """The test-source job: unpack the archive and run the build and test commands there."""
+    work = release.work_dir / "test-source"
+    argv = (sys.executable, "-m", "relman.artifacts.testsource", str(source_archive(release)), "--profile",
+            release.settings.profile, "--work-dir", str(work), *_command_options(release.settings.build))
+    return BuildJob("test-source", argv, cwd=release.work_dir, output_dir=work, env=env,
+                    timeout=release.settings.build.timeout_s)
+
+
 def run_test_source(ctx: StepContext) -> dict:
     release = release_of(ctx)
     archive = source_archive(release)
     work = release.work_dir / "test-source"
     if work.exists():
         shutil.rmtree(work)
-    argv = (sys.executable, "-m", "relman.artifacts.testsource", str(archive), "--profile",
-            release.settings.profile, "--work-dir", str(work))
-    result = _run_job(ctx, BuildJob("test-source", argv, cwd=release.work_dir, output_dir=work, env=_job_env(ctx),
-                                    timeout=release.settings.build.timeout_s))
+    result = _run_job(ctx, test_source_job(release, _job_env(ctx)))
     return {"archive": archive.name, "duration_s": round(result.duration_s, 3), "log": str(result.log_path),
             "where": result.where}
 
@@ -197,7 +224,7 @@ def build_steps() -> list[Step]:
              effects=(Effect(LOCAL, "writes the release files into the run's artifacts folder"),),
              inputs=signing_inputs, **common),
         Step("build.test-source", "unpack the source archive, build it and run its tests", run_test_source,
-             deps=("build.artifacts",), timeout_s=7200, **common),
+             deps=("build.artifacts",), timeout_s=7200, inputs=build_commands_inputs, **common),
         Step("build.reproducible", "reproducibility gate: a second build gives identical archives",
              check_reproducible, deps=("build.artifacts",), timeout_s=7200, **common),
         Step("build.verify", "verify the built release: sizes, digests, signatures, SBOMs", verify_built,

@@ -64,6 +64,7 @@ class ReleaseSession:
                 "sign_tags": s.git.sign_tags, "executor": s.build.executor,
                 "config_digest": fingerprint(s.dump()),
                 "signing": s.signing.model_dump(mode="json"),
+                "build_commands": [s.build.build_command, s.build.test_command],
                 "readiness_sources": [x for x in (s.readiness.buildbot, s.readiness.tracker) if x],
                 **self.extra_params}
 
