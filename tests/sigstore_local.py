@@ -109,7 +109,8 @@ class LocalSigstore:
             "certificateAuthorities": [{
                 "subject": {"organization": self.name, "commonName": f"{self.name} root"},
                 "uri": "http://127.0.0.1:9/fulcio",
-                "certChain": {"certificates": [{"rawBytes": _b64(self.ca_cert.public_bytes(serialization.Encoding.DER))}]},
+                "certChain": {"certificates": [
+                    {"rawBytes": _b64(self.ca_cert.public_bytes(serialization.Encoding.DER))}]},
                 "validFor": {"start": start}}],
             "ctlogs": [_tl_key(self.ct_key.public_key(), "http://127.0.0.1:9/ct", start)],
             "timestampAuthorities": [],

@@ -37,6 +37,7 @@ def documented_keys() -> list[str]:
     return keys
 
 
+SIGNING = "tests/release/test_signing_config.py"
 EFFECTS = {
     "profile": "tests/test_config_keys.py::test_profile_picks_the_rules",
     "project": "tests/test_config_keys.py::test_project_names_the_release",
@@ -59,13 +60,13 @@ EFFECTS = {
     "readiness.tracker_token_env": "tests/test_config_keys.py::test_readiness_keys",
     "readiness.cycle": "tests/test_config_keys.py::test_readiness_keys",
     "readiness.idle_days": "tests/test_config_keys.py::test_readiness_keys",
-    "signing.gpg_key": "tests/release/test_signing_config.py::test_gpg_with_a_passphrase_reaches_the_build_and_verifies",
-    "signing.gnupghome": "tests/release/test_signing_config.py::test_gpg_with_a_passphrase_reaches_the_build_and_verifies",
+    "signing.gpg_key": f"{SIGNING}::test_gpg_with_a_passphrase_reaches_the_build_and_verifies",
+    "signing.gnupghome": f"{SIGNING}::test_gpg_with_a_passphrase_reaches_the_build_and_verifies",
     "signing.gpg_passphrase_env":
         "tests/release/test_signing_config.py::test_a_missing_passphrase_variable_stops_the_run_before_the_tag",
     "signing.sigstore_identity": "tests/release/test_signing_config.py::test_sigstore_only_reaches_the_build_job",
     "signing.sigstore_issuer": "tests/release/test_signing_config.py::test_sigstore_only_reaches_the_build_job",
-    "signing.sigstore_staging": "tests/release/test_signing_config.py::test_the_build_options_carry_every_signing_setting",
+    "signing.sigstore_staging": f"{SIGNING}::test_the_build_options_carry_every_signing_setting",
     "signing.sigstore_trust_root":
         "tests/artifacts/test_verify_trust.py::test_the_identity_can_come_from_the_project_configuration",
     "signing.allow_unsigned": "tests/test_config_keys.py::test_allow_unsigned",
@@ -101,7 +102,8 @@ def test_the_settings_model_has_no_undocumented_key():
 
 
 def test_an_unknown_key_is_refused_with_file_and_line(tmp_path):
-    (tmp_path / "relman.toml").write_text('profile = "generic"\n\n[build]\nexecutor = "local"\nbuild_comand = ["make"]\n')
+    (tmp_path / "relman.toml").write_text('profile = "generic"\n\n[build]\nexecutor = "local"\n'
+                                          'build_comand = ["make"]\n')
     git(tmp_path, "init", "-q")
     proc = subprocess.run([sys.executable, "-m", "relman.cli.main", "plan", "1.0.0", "--repo", str(tmp_path)],
                           capture_output=True, text=True)

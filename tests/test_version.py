@@ -152,6 +152,7 @@ def test_cli_json_and_bad_input():
                         capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["long_name"] == "3.14.0 release candidate 2"
-    bad = subprocess.run([sys.executable, "-m", "relman.cli.main", "version", "3.14.0x"], capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, "-m", "relman.cli.main", "version", "3.14.0x"], capture_output=True,
+                         text=True)
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr and "not a release version" in bad.stderr

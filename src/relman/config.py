@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .configfile import read_repo_config, read_toml
 from .errors import ConfigError
-from .profile import detect_profile, is_cpython_checkout
+from .profile import detect_profile, is_cpython_checkout  # noqa: F401  (re-exported: the one detection rule)
 
 
 

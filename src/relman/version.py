@@ -238,7 +238,7 @@ class Version:
     def is_security_release(self, release_cycle: Mapping[str, Mapping[str, Any]]) -> bool:
         """From the schedule data (`release-cycle.json` shape): is this branch security-only?"""
         entry = release_cycle.get(self.basic_version)
-        return bool(entry) and entry.get("status") == "security"
+        return entry is not None and entry.get("status") == "security"
 
     # ---- transitions ---------------------------------------------------------------------
     def successors(self) -> list[Version]:

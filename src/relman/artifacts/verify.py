@@ -275,7 +275,8 @@ def download_release(url: str, dest: Path, *, timeout: float = 60.0) -> Path:
             index = _get(client, base)
             if index is None:
                 raise UsageError(f"cannot read {base}", hint="check the URL, or give the manifest's URL")
-            names = sorted(set(re.findall(r'href="([^"/?#]+' + re.escape(MANIFEST_SUFFIX) + r')"', index.decode(errors="replace"))))
+            pattern = r'href="([^"/?#]+' + re.escape(MANIFEST_SUFFIX) + r')"'
+            names = sorted(set(re.findall(pattern, index.decode(errors="replace"))))
             if len(names) != 1:
                 raise UsageError(f"found {len(names)} release manifests at {base}",
                                  hint="give the manifest's URL: …/3.14.0.manifest.json")

@@ -18,7 +18,8 @@ from .common import emit_json, json_option
 profile_option = click.option(
     "--profile", default="auto", show_default=True,
     type=click.Choice(["auto", *sorted(PROFILES)]),
-    help="Artifact profile: which files the release has. auto: the repository's configured profile, else cpython for a CPython checkout (Include/patchlevel.h, Lib/, Misc/NEWS.d/).")
+    help="Artifact profile: which files the release has. auto: the repository's configured profile, "
+         "else cpython for a CPython checkout (Include/patchlevel.h, Lib/, Misc/NEWS.d/).")
 
 
 def pick_profile(name: str, repo: Path | None) -> ArtifactProfile:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -31,7 +32,7 @@ def demo_command(directory: str, version: str | None, executor: str, fresh: bool
       relman demo
       relman demo --version 3.15.0b1 --dir /tmp/rehearsal --json
     """
-    outcome = run_demo(directory, version=version, fresh=fresh, executor=executor, as_json=as_json)
+    outcome = run_demo(Path(directory), version=version, fresh=fresh, executor=executor, as_json=as_json)
     summary = outcome.summary()
     if as_json:
         emit_json(summary)

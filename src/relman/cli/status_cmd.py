@@ -21,7 +21,8 @@ _SYMBOLS = {"Releasable": "✔", "Concern": "⚠", "Unreleasable": "✘", "N/A":
 @click.option("--tracker", metavar="URL", help="Issue tracker: OWNER/REPO, https://github.com/OWNER/REPO, "
                                                "or an API URL ending in /repos/OWNER/REPO.")
 @click.option("--cycle", metavar="FILE-or-URL", help="Schedule data: python-releases.toml or release-cycle.json.")
-@click.option("--branch", "branches", multiple=True, metavar="B", help="Only this branch (3.14, main, 3.x); repeatable.")
+@click.option("--branch", "branches", multiple=True, metavar="B",
+              help="Only this branch (3.14, main, 3.x); repeatable.")
 @click.option("--version", "version", metavar="V", help="Judge for this release (blocker stage rules); "
                                                          "default: the next one in the schedule.")
 @click.option("--idle-days", type=float, help="Builders idle longer than this are reported, not blocking (default 14).")
@@ -59,7 +60,8 @@ def status_command(buildbot_url: str | None, tracker: str | None, cycle: str | N
                               tracker=tracker, cycle=cycle, idle_days=idle_days)
     if not inputs.configured:
         raise UsageError("nothing to judge: no Buildbot and no tracker",
-                         hint="give --buildbot URL and/or --tracker OWNER/REPO (or set them in relman.toml [readiness])")
+                         hint="give --buildbot URL and/or --tracker OWNER/REPO "
+                              "(or set them in relman.toml [readiness])")
     verdicts = assess(list(branches) or None, version=version, offline=offline, **inputs.kwargs())
     if as_json:
         emit_json([v.as_dict() for v in verdicts])

@@ -11,7 +11,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..artifacts.manifest import SOURCE, expected_files, get_profile
 from ..artifacts.release_manifest import load_release_manifest, manifest_spec
@@ -216,7 +216,8 @@ def signing_inputs(params) -> dict:
 
 
 def build_steps() -> list[Step]:
-    common = dict(phase=PHASE, condition=has_artifacts, condition_text="for profiles with an artifact manifest",
+    common: dict[str, Any] = dict(phase=PHASE, condition=has_artifacts,
+                                  condition_text="for profiles with an artifact manifest",
                   uses=("version", "executor"))
     return [
         Step("build.artifacts", "build the release files from the tag (archives, SBOMs, docs, signatures, manifest)",
