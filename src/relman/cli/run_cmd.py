@@ -171,8 +171,11 @@ def show_command(run_id: int, state_dir: str | None, as_json: bool) -> None:
 @state_option
 @click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to a file.")
-def report_command(run_id: int, state_dir: str | None, fmt: str, output: str | None) -> None:
-    """The release diary of a run: a timeline of its steps, gates and incidents."""
+@json_option
+def report_command(run_id: int, state_dir: str | None, fmt: str, output: str | None, as_json: bool) -> None:
+    """The release diary of a run: a timeline of its steps, gates and incidents (--json: --format json)."""
+    if as_json:
+        fmt = "json"
     journal = _open_journal(state_dir)
     text = diary_markdown(journal, run_id) if fmt == "md" else diary_json(journal, run_id)
     if output:

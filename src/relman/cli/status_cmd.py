@@ -10,7 +10,7 @@ from ..errors import CheckFailed, UsageError
 from ..readiness import Verdict, assess
 from ..readiness.inputs import readiness_inputs
 from ..readiness.severity import Severity
-from .common import emit_json, json_option
+from .common import emit_json, json_option, state_option
 
 _COLOURS = {"Releasable": "green", "Concern": "yellow", "Unreleasable": "red", "N/A": "bright_black"}
 _SYMBOLS = {"Releasable": "✔", "Concern": "⚠", "Unreleasable": "✘", "N/A": "–"}
@@ -26,8 +26,7 @@ _SYMBOLS = {"Releasable": "✔", "Concern": "⚠", "Unreleasable": "✘", "N/A":
 @click.option("--version", "version", metavar="V", help="Judge for this release (blocker stage rules); "
                                                          "default: the next one in the schedule.")
 @click.option("--idle-days", type=float, help="Builders idle longer than this are reported, not blocking (default 14).")
-@click.option("--state-dir", type=click.Path(path_type=Path), help="Where waivers live (default $RELMAN_STATE_DIR "
-                                                                  "or ~/.local/state/relman).")
+@state_option
 @click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=".",
               help="Repository whose relman.toml [readiness] gives the defaults.")
 @click.option("--offline", is_flag=True, help="Use the cached schedule data; never fetch it.")

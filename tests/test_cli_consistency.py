@@ -1,0 +1,43 @@
+"""One consistent command line: the same option names for the same things in every command."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from click.testing import CliRunner
+
+from relman.cli.main import COMMAND_MODULES, cli
+
+
+def _commands() -> list[click.Command]:
+    found = []
+    for name in COMMAND_MODULES:
+        command = cli.get_command(click.Context(cli), name)
+        found += list(command.commands.values()) if isinstance(command, click.Group) else [command]
+    return found
+
+
+def test_every_command_names_the_state_folder_state():
+    for command in _commands():
+        for param in command.params:
+            if param.name == "state_dir":
+                assert "--state" in param.opts, f"{command.name}: {param.opts}"
+
+
+def test_every_command_takes_json():
+    missing = [c.name for c in _commands() if not any(p.name == "as_json" for p in c.params)]
+    assert not missing, f"commands without --json: {missing}"
+
+
+def test_the_old_state_dir_spelling_still_works_and_is_hidden(tmp_path):
+    runner = CliRunner()
+    made = runner.invoke(cli, ["waive", "--builder", "AMD64 Ubuntu", "--branch", "3.14", "--why", "flaky",
+                               "--until", "1d", "--who", "RM", "--state", str(tmp_path), "--json"])
+    assert made.exit_code == 0, made.output
+    old = runner.invoke(cli, ["waive", "--list", "--state-dir", str(tmp_path), "--json"])
+    new = runner.invoke(cli, ["waive", "--list", "--state", str(tmp_path), "--json"])
+    assert old.exit_code == new.exit_code == 0
+    assert json.loads(old.output) == json.loads(new.output) and len(json.loads(new.output)) == 1
+    assert "--state-dir" not in runner.invoke(cli, ["waive", "--help"]).output
+    assert "--state-dir" not in runner.invoke(cli, ["status", "--help"]).output
