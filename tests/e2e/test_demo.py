@@ -60,7 +60,10 @@ def test_demo_twice_in_fresh_directories(tmp_path):
         names = {p.name for p in artifacts.iterdir()}
         assert {"Python-3.14.0rc1.tgz", "Python-3.14.0rc1.tar.xz", "Python-3.14.0rc1.tgz.spdx.json", "SHA256SUMS",
                 "3.14.0rc1.manifest.json", "3.14.0rc1.manifest.json.asc", "python-3.14.0rc1-docs-html.zip"} <= names
-        keyring = ["--gnupghome", str(root / "gnupg")]
+        keyring = ["--gnupghome", str(root / "gnupg"), "--fingerprint",
+                   (root / "gnupg" / "demo-key.fingerprint").read_text().strip()]
+        unpinned = relman("verify", str(artifacts), "--gnupghome", str(root / "gnupg"), check=False)
+        assert unpinned.returncode == 1 and "no key is pinned" in unpinned.stdout
         assert relman("verify", str(artifacts), *keyring).returncode == 0
         tarball = artifacts / "Python-3.14.0rc1.tar.xz"
         data = bytearray(tarball.read_bytes())

@@ -40,16 +40,12 @@ def demo_command(directory: str, version: str | None, executor: str, fresh: bool
         click.echo(f"the rehearsal in {outcome.root} already finished (run {summary['run_id']}); "
                    "pass --fresh to start a new one")
     else:
-        click.echo(f"\njournal:   {summary['state_db']}\nrepo:      {summary['repo']}\n"
-                   f"artifacts: {summary['artifacts_dir']}\ndiary:     {summary['report']}")
+        from ..release.summary import summarize_run
+
+        summary_lines = summarize_run(outcome.session, outcome.result, diary=outcome.report).lines()
+        click.echo("\n" + "\n".join(summary_lines))
         if summary["status"] == "done":
-            gnupg = outcome.root / "gnupg"
-            pinned = gnupg / "demo-key.fingerprint"
-            keyring = (f" --gnupghome {gnupg} --fingerprint {pinned.read_text().strip()}" if pinned.is_file()
-                       else " --allow-unsigned")
-            click.echo(f"\nnext: relman verify {summary['artifacts_dir']}{keyring}\n"
-                       f"      relman show {summary['run_id']} --state {outcome.root / 'state'}\n"
-                       f"      git -C {outcome.root / 'upstream.git'} log --oneline --graph --all | head")
+            click.echo(f"           git -C {outcome.root / 'upstream.git'} log --oneline --graph --all | head")
     sys.exit(outcome.result.exit_code)
 
 

@@ -12,6 +12,7 @@ from ..engine.journal import Journal
 from ..engine.runner import ApprovalPolicy
 from ..errors import UsageError
 from ..release.session import ReleaseSession, default_state_dir
+from ..release.summary import summarize_run
 from .common import emit_json, json_option
 
 repo_option = click.option("--repo", "-r", default=".", show_default=True, type=click.Path(file_okay=False),
@@ -119,6 +120,8 @@ def run_command(version: str, repo: str, config_file: str | None, state_dir: str
                    "steps": {sid: row.status for sid, row in result.steps.items()}, "wall_s": round(result.wall_s, 3)})
     elif result.wall_s == 0.0 and result.status == "done":
         click.echo(f"release {session.version} already finished (run {result.run_id}); use --fresh to start again")
+    else:
+        click.echo("\n" + "\n".join(summarize_run(session, result).lines()))
     sys.exit(result.exit_code)
 
 
