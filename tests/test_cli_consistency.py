@@ -41,3 +41,22 @@ def test_the_old_state_dir_spelling_still_works_and_is_hidden(tmp_path):
     assert json.loads(old.output) == json.loads(new.output) and len(json.loads(new.output)) == 1
     assert "--state-dir" not in runner.invoke(cli, ["waive", "--help"]).output
     assert "--state-dir" not in runner.invoke(cli, ["status", "--help"]).output
+
+
+def test_run_and_show_give_steps_in_one_shape(tmp_path):
+    import subprocess
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent / "release"))
+    from test_generic_profile import make_package  # noqa: PLC0415
+
+    repo = make_package(tmp_path)
+    state = str(tmp_path / "st")
+    run = subprocess.run([sys.executable, "-m", "relman.cli.main", "run", "1.4.0", "--repo", str(repo), "--state",
+                          state, "--no-input", "--json"], capture_output=True, text=True, timeout=300)
+    shown = subprocess.run([sys.executable, "-m", "relman.cli.main", "show", str(json.loads(run.stdout)["run_id"]),
+                            "--state", state, "--json"], capture_output=True, text=True, timeout=60)
+    run_steps, show_steps = json.loads(run.stdout)["steps"], json.loads(shown.stdout)["steps"]
+    assert isinstance(run_steps, list) and run_steps and isinstance(show_steps, list)
+    assert [set(s) for s in run_steps] == [set(s) for s in show_steps]
+    assert [(s["id"], s["status"]) for s in run_steps] == [(s["id"], s["status"]) for s in show_steps]

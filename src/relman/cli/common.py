@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -42,6 +43,12 @@ state_option = click.option(
 def emit_json(document: Any) -> None:
     """Print one JSON document on stdout (the `--json` contract)."""
     click.echo(json.dumps(document, indent=2, sort_keys=False, default=str))
+
+
+def steps_json(steps: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The one shape of `steps` in every command's JSON: a list of step objects (id, status,
+    description, phase, timing, attempts, error, outputs), in plan order."""
+    return [row.as_dict() for row in steps.values()]
 
 
 def want_json() -> bool:

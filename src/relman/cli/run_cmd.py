@@ -13,7 +13,7 @@ from ..engine.runner import ApprovalPolicy
 from ..errors import UsageError
 from ..release.session import ReleaseSession, default_state_dir
 from ..release.summary import summarize_run
-from .common import emit_json, json_option
+from .common import emit_json, json_option, steps_json
 
 repo_option = click.option("--repo", "-r", default=".", show_default=True, type=click.Path(file_okay=False),
                            help="The git checkout to release from.")
@@ -117,7 +117,7 @@ def run_command(version: str, repo: str, config_file: str | None, state_dir: str
         emit_json({"run_id": result.run_id, "version": session.version.text, "status": result.status,
                    "state_db": str(session.db_path), "failed": result.failed,
                    "paused": [{"step": s, "gate": g} for s, g in result.paused],
-                   "steps": {sid: row.status for sid, row in result.steps.items()}, "wall_s": round(result.wall_s, 3)})
+                   "steps": steps_json(result.steps), "wall_s": round(result.wall_s, 3)})
     elif result.wall_s == 0.0 and result.status == "done":
         click.echo(f"release {session.version} already finished (run {result.run_id}); use --fresh to start again")
     else:
@@ -152,7 +152,7 @@ def show_command(run_id: int, state_dir: str | None, as_json: bool) -> None:
     steps = journal.steps(run_id)
     broken = journal.verify_chain(run_id)
     if as_json:
-        emit_json({"run": run.as_dict(), "steps": [s.as_dict() for s in steps.values()],
+        emit_json({"run": run.as_dict(), "steps": steps_json(steps),
                    "approvals": list(journal.approvals(run_id).values()), "chain_ok": not broken,
                    "chain_broken_at": broken})
         return
