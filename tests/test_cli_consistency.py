@@ -26,7 +26,8 @@ def test_every_command_names_the_state_folder_state():
 
 
 def test_every_command_takes_json():
-    missing = [c.name for c in _commands() if not any(p.name == "as_json" for p in c.params)]
+    # `relman serve` runs a web server until stopped: it has no document to print
+    missing = [c.name for c in _commands() if c.name != "serve" and not any(p.name == "as_json" for p in c.params)]
     assert not missing, f"commands without --json: {missing}"
 
 

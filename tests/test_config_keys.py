@@ -212,17 +212,16 @@ def test_gate_policy_approves_and_is_journaled(tmp_path):
 
 
 def test_readiness_keys(tmp_path):
-    from datetime import timedelta
-
-    from relman.readiness.inputs import readiness_inputs
+    from relman.readiness.sources import ReadinessSources
 
     (tmp_path / "relman.toml").write_text(
         '[readiness]\nbuildbot = "http://127.0.0.1:8010/"\ntracker = "python/cpython"\n'
         'tracker_token_env = "MY_TOKEN"\ncycle = "cycle.json"\nidle_days = 3\n')
-    inputs = readiness_inputs(load_settings(tmp_path).readiness, tmp_path)
-    assert inputs.buildbot_url == "http://127.0.0.1:8010/"
-    assert inputs.tracker.base.endswith("/repos/python/cpython") and inputs.tracker.token_env == "MY_TOKEN"
-    assert inputs.cycle == str(tmp_path / "cycle.json") and inputs.idle_after == timedelta(days=3)
+    sources = ReadinessSources.resolve(load_settings(tmp_path).readiness, repo=tmp_path)
+    assert sources.buildbot == "http://127.0.0.1:8010/"
+    tracker = sources.tracker_client()
+    assert tracker.base.endswith("/repos/python/cpython") and tracker.token_env == "MY_TOKEN"
+    assert sources.cycle == str(tmp_path / "cycle.json") and sources.idle_days == 3
 
 
 def test_allow_unsigned():

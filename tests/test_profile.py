@@ -3,12 +3,11 @@ functions that the CLI and the release steps both call."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 from relman.config import load_settings
 from relman.profile import detect_profile, is_cpython_checkout
-from relman.readiness.inputs import readiness_inputs
+from relman.readiness.sources import ReadinessSources
 
 
 def cpython_tree(root: Path) -> Path:
@@ -42,23 +41,25 @@ def test_cli_and_steps_share_the_detection(tmp_path):
     assert load_settings(repo).profile == "cpython"
 
 
-def test_readiness_inputs_honour_the_token_variable_and_resolve_the_cycle_in_the_repo(tmp_path):
+def test_readiness_sources_honour_the_token_variable_and_resolve_the_cycle_in_the_repo(tmp_path):
     (tmp_path / "relman.toml").write_text('[readiness]\ntracker = "python/cpython"\ntracker_token_env = "RM_TOKEN"\n'
                                           'cycle = "data/release-cycle.json"\nidle_days = 0\n')
     settings = load_settings(tmp_path).readiness
-    inputs = readiness_inputs(settings, tmp_path, state_dir=tmp_path / "state")
-    assert inputs.tracker is not None and inputs.tracker.token_env == "RM_TOKEN"
-    assert inputs.cycle == str(tmp_path / "data" / "release-cycle.json")
-    assert inputs.idle_after == timedelta(0)
+    sources = ReadinessSources.resolve(settings, repo=tmp_path, state_dir=tmp_path / "state")
+    assert sources.tracker_client() is not None and sources.tracker_client().token_env == "RM_TOKEN"
+    assert sources.cycle == str(tmp_path / "data" / "release-cycle.json")
+    assert sources.idle_days == 0
     # a schedule file named on the command line is where it was typed, not in the repository
-    assert readiness_inputs(settings, tmp_path, cycle="mine.json").cycle == "mine.json"
+    assert ReadinessSources.resolve(settings, repo=tmp_path, cycle="mine.json").cycle == "mine.json"
 
 
-def test_the_preflight_and_status_use_the_same_inputs():
-    import inspect
+def test_the_run_resolves_the_schedule_file_like_status(tmp_path):
+    """The release's schedule data (PEP numbers) and its readiness verdict read the same file."""
+    from relman.release.session import ReleaseSession
 
-    from relman.cli import status_cmd
-    from relman.release import preflight
-
-    assert "readiness_inputs(" in inspect.getsource(preflight.check_readiness)
-    assert "readiness_inputs(" in inspect.getsource(status_cmd.status_command.callback)
+    (tmp_path / "relman.toml").write_text('profile = "generic"\n[readiness]\ncycle = "cycle.json"\n')
+    import subprocess
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    session = ReleaseSession.open("1.0.0", tmp_path, state_dir=tmp_path / "st")
+    settings = session.settings.readiness
+    assert ReadinessSources.resolve(settings, repo=session.repo).cycle == str(session.repo / "cycle.json")

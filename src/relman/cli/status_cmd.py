@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from ..errors import CheckFailed, UsageError
-from ..readiness import Verdict, assess
-from ..readiness.inputs import readiness_inputs
+from ..errors import CheckFailed
+from ..readiness import Verdict
 from ..readiness.severity import Severity
+from ..readiness.sources import ReadinessSources, assess_sources
 from .common import emit_json, json_option, state_option
 
 _COLOURS = {"Releasable": "green", "Concern": "yellow", "Unreleasable": "red", "N/A": "bright_black"}
@@ -55,13 +55,9 @@ def status_command(buildbot_url: str | None, tracker: str | None, cycle: str | N
     """
     from ..config import load_settings
 
-    inputs = readiness_inputs(load_settings(repo).readiness, repo, state_dir=state_dir, buildbot_url=buildbot_url,
-                              tracker=tracker, cycle=cycle, idle_days=idle_days)
-    if not inputs.configured:
-        raise UsageError("nothing to judge: no Buildbot and no tracker",
-                         hint="give --buildbot URL and/or --tracker OWNER/REPO "
-                              "(or set them in relman.toml [readiness])")
-    verdicts = assess(list(branches) or None, version=version, offline=offline, **inputs.kwargs())
+    sources = ReadinessSources.resolve(load_settings(repo).readiness, repo=repo, buildbot=buildbot_url,
+                                       tracker=tracker, cycle=cycle, idle_days=idle_days, state_dir=state_dir).require()
+    verdicts = assess_sources(sources, list(branches) or None, version=version, offline=offline)
     if as_json:
         emit_json([v.as_dict() for v in verdicts])
     else:

@@ -130,12 +130,12 @@ def check_signing(ctx: StepContext) -> dict:
 
 def check_readiness(ctx: StepContext) -> dict:
     """The same verdict as `relman status` (not a weaker copy), stored in the journal."""
-    from ..readiness.inputs import readiness_inputs
-    from ..readiness.verdict import assess_branch
+    from ..readiness.sources import ReadinessSources, assess_sources
 
     release = release_of(ctx)
-    inputs = readiness_inputs(release.settings.readiness, release.repo, state_dir=ctx.resources.get("state_dir"))
-    verdict = assess_branch(None, version=release.version, **inputs.kwargs())
+    sources = ReadinessSources.resolve(release.settings.readiness, repo=release.repo,
+                                       state_dir=ctx.resources.get("state_dir"))
+    verdict = assess_sources(sources, version=release.version)[0]
     seen = verdict.as_dict()
     featured = seen["featured_problem"]
     summary = f"{verdict.branch}: {verdict.verdict}"

@@ -73,7 +73,7 @@ class ReleaseSession:
 
     def release_cycle(self) -> dict[str, Any] | None:
         """The schedule data in release-cycle.json shape (PEP numbers, branch status), when configured."""
-        from ..readiness.inputs import resolve_cycle_source
+        from ..readiness.sources import resolve_cycle_source
 
         source = resolve_cycle_source(self.settings.readiness.cycle, self.repo)
         if not source:
