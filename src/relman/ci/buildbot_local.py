@@ -138,7 +138,7 @@ class LocalBuildbot:
     def stop_worker(self, name: str) -> None:
         """Stop one worker (it shows as disconnected on the master)."""
         for proc in list(self._procs):
-            if proc.args[-1] == str(self.basedir / name) and proc.poll() is None:
+            if list(proc.args)[-1] == str(self.basedir / name) and proc.poll() is None:  # type: ignore[arg-type]
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(timeout=15)
                 self._procs.remove(proc)
@@ -200,7 +200,7 @@ class LocalBuildbot:
             except (OSError, KeyError, TypeError):
                 pass
             for proc in self._procs:
-                if proc.poll() is not None and proc.args[-1] == str(self.master_dir):
+                if proc.poll() is not None and list(proc.args)[-1] == str(self.master_dir):  # type: ignore[arg-type]
                     raise ExternalServiceError(
                         f"the Buildbot master exited (code {proc.returncode}) while waiting for {what}",
                         where=str(self.master_dir / "twistd.log"))

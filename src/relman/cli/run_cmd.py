@@ -50,7 +50,8 @@ def plan_command(version: str, repo: str, config_file: str | None, state_dir: st
     Example:
       relman plan 3.14.0rc1 --repo ~/cpython
     """
-    session = ReleaseSession.open(version, repo, state_dir=_state(state_dir), config_file=config_file)
+    session = ReleaseSession.open(version, repo, state_dir=_state(state_dir),
+                                  config_file=Path(config_file) if config_file else None)
     plan = session.plan()
     rows = plan.describe()
     if as_json:
@@ -105,7 +106,8 @@ def run_command(version: str, repo: str, config_file: str | None, state_dir: str
       relman run 3.14.0rc1 --repo ~/cpython --approve push-fork,push-upstream --no-input
     """
     build = {k: v for k, v in (("executor", executor), ("buildbot_url", buildbot_url)) if v}
-    session = ReleaseSession.open(version, repo, state_dir=_state(state_dir), config_file=config_file,
+    session = ReleaseSession.open(version, repo, state_dir=_state(state_dir),
+                                  config_file=Path(config_file) if config_file else None,
                                   overrides={"build": build} if build else None)
     interactive = sys.stdin.isatty() and not no_input and not as_json
     policy = ApprovalPolicy(approve_all=approve_all, approve=frozenset(g.strip() for g in approve.split(",") if g.strip()),

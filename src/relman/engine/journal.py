@@ -187,6 +187,7 @@ class Journal:
                 "INSERT INTO runs (key, workflow, params, status, created_at, updated_at) VALUES (?,?,?,?,?,?)",
                 (key, workflow, self._json(dict(params)), PENDING, now, now))
             run_id = cur.lastrowid
+            assert run_id is not None
             self._insert_steps(run_id, steps, start=0)
             self._event(run_id, None, "run-created", {"key": key, "workflow": workflow})
         return run_id

@@ -193,7 +193,7 @@ class Runner:
             status[sid] = RUNNING
             self.observer.step_status(sid, RUNNING, "probing" if sid in interrupted else "")
             future = pool.submit(_work, step, ctx)
-            future.add_done_callback(lambda f, sid=sid: events.put(("finished", sid, f)))
+            future.add_done_callback(lambda f, sid=sid: events.put(("finished", sid, f)))  # type: ignore[misc]
             running[sid] = (future, ctx)
 
         def gate_decision(gate: Gate, sid: str, detail: str = "") -> str:
