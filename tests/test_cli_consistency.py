@@ -61,3 +61,17 @@ def test_run_and_show_give_steps_in_one_shape(tmp_path):
     assert isinstance(run_steps, list) and run_steps and isinstance(show_steps, list)
     assert [set(s) for s in run_steps] == [set(s) for s in show_steps]
     assert [(s["id"], s["status"]) for s in run_steps] == [(s["id"], s["status"]) for s in show_steps]
+
+
+def test_plain_runs_after_the_demo_points_at_the_demo_journal(tmp_path, monkeypatch):
+    """`relman demo` keeps its journal in its folder (build/demo/state): the plain `relman runs`
+    finds nothing in the default state folder and names the demo's, as the demo's next lines do."""
+    from relman.engine.journal import Journal
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RELMAN_STATE_DIR", str(tmp_path / "default-state"))
+    (tmp_path / "build" / "demo" / "state").mkdir(parents=True)
+    Journal(tmp_path / "build" / "demo" / "state" / "relman.db").close()
+    result = CliRunner().invoke(cli, ["runs"])
+    assert result.exit_code == 2
+    assert "pass --state build/demo/state" in result.output

@@ -30,7 +30,10 @@ def _state(state_dir: str | None) -> Path:
 def _open_journal(state_dir: str | None) -> Journal:
     path = _state(state_dir) / "relman.db"
     if not path.exists():
-        raise UsageError(f"no journal at {path}", hint="run a release first, or pass --state DIR")
+        demo = Path("build/demo/state")   # where `make demo` (relman demo's default --dir) keeps its journal
+        hint = (f"the demo keeps its own journal: pass --state {demo}" if state_dir is None
+                and (demo / "relman.db").exists() else "run a release first, or pass --state DIR")
+        raise UsageError(f"no journal at {path}", hint=hint)
     return Journal(path)
 
 
