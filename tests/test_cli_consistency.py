@@ -75,3 +75,12 @@ def test_plain_runs_after_the_demo_points_at_the_demo_journal(tmp_path, monkeypa
     result = CliRunner().invoke(cli, ["runs"])
     assert result.exit_code == 2
     assert "pass --state build/demo/state" in result.output
+
+
+def test_bump_notes_print_as_sentences():
+    """What the new-main step logs (and `relman demo --version 3.15.0b1` shows) is a sentence."""
+    from relman.source.edits import Note
+
+    assert str(Note("Doc/whatsnew/3.16.rst", "created from the skeleton", "follow-up")) == \
+        "follow-up: Doc/whatsnew/3.16.rst: created from the skeleton"
+    assert str(Note("README.rst", "updated")) == "README.rst: updated"
