@@ -70,7 +70,7 @@ class RunSummary:
         if self.tag:
             out.append(f"tag:       {self.tag}")
         if self.pushed:
-            out.append(f"pushed:    {', '.join(self.pushed)}")
+            out.append(f"pushed:    {'; '.join(self.pushed)}")
         if self.artifacts_dir is not None:
             out.append(f"artifacts: {self.artifacts_dir}")
         if self.diary is not None:
