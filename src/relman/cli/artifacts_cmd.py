@@ -12,6 +12,7 @@ from ..artifacts.signing import signers_from_config
 from ..configfile import read_repo_config
 from ..errors import UsageError
 from ..profile import detect_profile
+from ..vcs import Git
 from ..version import Version
 from .common import emit_json, json_option
 
@@ -79,6 +80,8 @@ def build_command(version: str, repo: Path, out_dir: Path, profile: str, no_docs
       relman verify dist/3.14.0rc1
     """
     v = Version.parse(version)
+    if not Git(repo).is_repo():
+        raise UsageError(f"{repo} is not a git repository", hint="pass --repo pointing at the project checkout")
     prof = pick_profile(profile, repo)
     signers = signers_from_config({"gpg_key": gpg_key, "gnupghome": gnupghome, "gpg_passphrase_env": gpg_passphrase_env,
                                    "sigstore_identity": sigstore_identity, "sigstore_issuer": sigstore_issuer,
