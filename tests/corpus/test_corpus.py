@@ -264,8 +264,9 @@ def site_client(tmp_path):
 @pytest.mark.parametrize(("kind", "case"), [c for c in CASES if c.values[0] == "site_api"])
 def test_web_request_case(kind: str, case: dict, site_client) -> None:
     for setup in case.get("before", []):  # requests that set the scene (must succeed)
-        response = site_client.request(setup["method"], setup["path"], json=setup.get("json"),
-                                       headers={"Authorization": f"ApiKey rm:{API_KEY}"})
+        response = site_client.request(setup["method"], setup["path"], content=setup["body"].encode(),
+                                       headers={"Authorization": f"ApiKey rm:{API_KEY}",
+                                                "Content-Type": "application/json"})
         assert response.status_code < 300, (setup, response.status_code, response.text)
     headers = dict(case.get("headers", {}))
     if case.get("auth", False):

@@ -176,3 +176,136 @@ def test_a_full_disk_stops_the_build_cleanly_and_a_rerun_completes(small_disk, t
     for name in ("Python-3.14.0b1.tgz", "Python-3.14.0b1.tar.xz", "SHA256SUMS"):
         assert (out / name).read_bytes() == (tmp_path / "clean" / name).read_bytes(), name
     shutil.rmtree(tmp_path / "clean")
+
+
+# ---- the downloads API (registration by diff), over real HTTP ---------------------------------
+
+def _desired(uris: dict) -> list:
+    from relman.publish.models import ReleaseFilePayload
+
+    base = "https://downloads.example.org/ftp/python/3.14.0/"
+    files = [("Gzip", "Python-3.14.0.tgz", "source", False), ("XZ", "Python-3.14.0.tar.xz", "source", True),
+             ("Windows", "python-3.14.0-amd64.exe", "windows", True), ("Docs", "python-3.14.0-docs.zip", "source", False)]
+    return [ReleaseFilePayload(name=label, slug="3140-" + label.lower(), os=uris[os_slug], release=uris["release"],
+                               url=base + name, download_button=button, filesize=10 + i, sha256_sum=f"{i:02x}" * 32,
+                               gpg_signature_file=base + name + ".asc")
+            for i, (label, name, os_slug, button) in enumerate(files)]
+
+
+@pytest.mark.parametrize("schedule", [
+    ["ok", "500", "ok", "502"],                 # 5xx on a read and on a write: retried
+    ["ok", "reset", "reset"],                   # connections reset
+    ["ok", "timeout"],                          # no answer in time
+    ["ok", "ok", "partial"],                    # a write done by the site whose answer is lost
+    ["ok", "500", "500", "500", "500"],         # the site stays down: a clear failure, then a re-run
+])
+def test_registration_through_faults_registers_each_file_exactly_once(tmp_path, schedule):
+    import httpx
+    from web.downloads_helpers import AUTH, KEY, make_site, seed
+    from web.webhelpers import serving
+
+    from relman.publish.client import Backoff, DownloadsClient, RegistrationFailed
+    from relman.site.app import create_app
+
+    with serving(create_app(make_site(tmp_path))) as site_url:
+        with httpx.Client(base_url=site_url) as direct:
+            class Direct:  # seed() speaks TestClient's subset of httpx
+                get, post = direct.get, direct.post
+            uris = seed(Direct)  # type: ignore[arg-type]
+            with FaultProxy(site_url, list(schedule), paths=("/api/v1/downloads/release_file",), hold_s=2.0) as proxy:
+                client = DownloadsClient(proxy.url, KEY, backoff=Backoff(attempts=3, first_s=0.01), timeout=1.0)
+                desired = _desired(uris)
+                outcome = "completed"
+                try:
+                    client.register_files(uris["release"], desired)
+                except RegistrationFailed as error:
+                    outcome = "stopped"
+                    assert "run again" in str(error)
+                    proxy.schedule.clear()
+                    client.register_files(uris["release"], desired)   # the re-run finishes it
+                client.close()
+            rows = direct.get("/api/v1/downloads/release_file/", params={"limit": 0}, headers=AUTH).json()["objects"]
+    assert sorted(r["slug"] for r in rows) == sorted(p.slug for p in desired)     # none lost, none doubled
+    buttons = [r["os"] for r in rows if r["download_button"]]
+    assert len(buttons) == len(set(buttons))                                        # one button per OS
+    print(f"registration {schedule}: {outcome}; proxy {proxy.counts()}")
+
+
+# ---- the CDN purge -------------------------------------------------------------------------------
+
+class PurgeRecorder:
+    def __init__(self):
+        self.purged: list[str] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_PURGE(self) -> None:  # noqa: N802
+                recorder.purged.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.mark.parametrize("schedule", [["500"], ["reset"], ["ok", "503", "timeout"]])
+def test_cdn_purge_is_retried_and_purges_each_url_once(schedule):
+    import httpx
+
+    from relman.publish.purge import purge_urls
+
+    cdn = PurgeRecorder()
+    urls = [f"https://www.python.org/ftp/python/3.14.0/{n}" for n in ("a.tgz", "a.tar.xz", "a.tgz.asc")]
+    with FaultProxy(cdn.url, list(schedule), hold_s=2.0) as proxy:
+        with httpx.Client(timeout=1.0) as http:
+            purge_urls(proxy.url, urls, http=http, backoff_s=0.01)
+    assert sorted(cdn.purged) == sorted("/ftp/python/3.14.0/" + u.rsplit("/", 1)[1] for u in urls)
+    cdn.httpd.shutdown()
+
+
+def test_cdn_purge_that_keeps_failing_names_the_url_and_what_was_done():
+    import httpx
+
+    from relman.publish.purge import purge_urls
+
+    cdn = PurgeRecorder()
+    urls = ["https://www.python.org/ftp/python/3.14.0/a.tgz", "https://www.python.org/ftp/python/3.14.0/b.tgz"]
+    with FaultProxy(cdn.url, ["ok"], after="500") as proxy:
+        with httpx.Client(timeout=1.0) as http, pytest.raises(ExternalServiceError) as error:
+            purge_urls(proxy.url, urls, http=http, backoff_s=0.01)
+    assert "b.tgz" in str(error.value) and "1 URL(s) purged before it" in str(error.value)
+    cdn.httpd.shutdown()
+
+
+# ---- Mastodon and Discourse ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["mastodon", "discourse"])
+@pytest.mark.parametrize("fault", ["500", "reset", "timeout"])
+def test_a_failed_announcement_is_a_clear_error_and_the_resend_posts_once(kind, fault):
+    from announce.servers import fake_service
+
+    from relman.announce.channels import post_discourse, post_mastodon
+    from relman.config import DiscourseChannel, MastodonChannel
+
+    with fake_service(kind, token="s3cret-token") as service:
+        with FaultProxy(service.url, [fault], hold_s=3.0) as proxy:
+            env = {"TOKEN": "s3cret-token"}
+            if kind == "mastodon":
+                settings = MastodonChannel(url=proxy.url, token_env="TOKEN")
+                send = lambda: post_mastodon("Python 3.14.0 is out!", settings, env=env, timeout=1.0)  # noqa: E731
+            else:
+                settings = DiscourseChannel(url=proxy.url, api_key_env="TOKEN", username="rm")
+                send = lambda: post_discourse("Python 3.14.0", "It is out.", settings, env=env, timeout=1.0)  # noqa: E731
+            with pytest.raises(ExternalServiceError) as error:
+                send()
+            assert "Traceback" not in str(error.value) and ("Mastodon" in str(error.value) or
+                                                           "Discourse" in str(error.value))
+            assert "s3cret-token" not in str(error.value)
+            sent = send()     # the re-send, the fault gone
+        assert sent.id is not None
+        assert len(service.requests) == 1      # the failed attempt never reached the service

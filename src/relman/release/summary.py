@@ -144,13 +144,13 @@ def summarize_run(session: Any, result: RunResult, *, diary: Path | None = None)
 
 
 def _write_diary(session: Any, run_id: int, path: Path) -> Path | None:
-    from ..announce.diary import diary_markdown
+    from ..announce.diary import render_diary
     from ..engine.journal import Journal
 
     journal = Journal(session.db_path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(diary_markdown(journal, run_id))
+        path.write_text(render_diary(journal, run_id, "md"))
     except (OSError, RelmanError):
         return None
     finally:
