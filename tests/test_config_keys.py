@@ -85,6 +85,11 @@ EFFECTS = {
     "build.test_command": "tests/test_config_keys.py::test_build_and_test_commands_run_in_test_source",
     "build.docs": "tests/test_config_keys.py::test_build_docs_and_timeout_reach_the_job",
     "build.timeout_s": "tests/test_config_keys.py::test_build_docs_and_timeout_reach_the_job",
+    "build.worker_fork_url": "tests/test_config_keys.py::test_worker_fork_url",
+    "build.worker_command":
+        "tests/ci/test_remote_workers.py::test_a_worker_that_builds_another_commit_is_caught_before_signing",
+    "build.reproducible_on":
+        "tests/ci/test_remote_workers.py::test_the_reproducibility_gate_across_two_workers_stops_on_a_difference",
 }
 
 
@@ -293,3 +298,15 @@ def test_build_and_test_commands_run_in_test_source(tmp_path):
     with pytest.raises(StepFailed, match="`sh -c exit 7` exited 7"):
         test_source(archive, profile="demo", work_dir=tmp_path, build_command=["true"],
                     test_command=["sh", "-c", "exit 7"])
+
+
+def test_worker_fork_url(tmp_path):
+    from relman.errors import UsageError
+    from relman.release.remote_build import fork_url_for_workers
+
+    configured = _release(tmp_path / "a", 'profile = "demo"\n[build]\n'
+                                         'worker_fork_url = "https://git.example.org/rm/cpython.git"\n', "3.14.0rc1")
+    assert fork_url_for_workers(configured) == "https://git.example.org/rm/cpython.git"
+    local = _release(tmp_path / "b", 'profile = "demo"\n[remotes]\nfork = "/srv/fork.git"\n', "3.14.0rc1")
+    with pytest.raises(UsageError, match="worker_fork_url"):
+        fork_url_for_workers(local)
