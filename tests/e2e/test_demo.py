@@ -201,7 +201,8 @@ def test_demo_on_isolated_buildbot_workers(tmp_path):
     assert f"relman worker build 3.14.0rc1 --url {fork['url']}" in log and "--gpg-key" not in log
     shown = relman("show", str(summary["run_id"]), "--state", str(root / "state")).stdout
     assert f"build-release-files: worker {who['worker']} ({WORKER_USER}@" in shown
-    verified = relman("verify", str(artifacts), "--gnupghome", str(root / "gnupg"), "--json", check=False)
+    verified = relman("verify", str(artifacts), "--gnupghome", str(root / "gnupg"), "--fingerprint",
+                      (root / "gnupg" / "demo-key.fingerprint").read_text().strip(), "--json", check=False)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     leftover = subprocess.run(["pgrep", "-f", str(tmp_path / "bb" / "buildbot")], capture_output=True, text=True,
                               check=False)
