@@ -7,13 +7,12 @@ Playwright never downloads a browser here: it is pointed at /usr/bin/chromium.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from buildbot_fixture import cpython_like_master  # noqa: F401  (the shared session master)
-from conftest import REQUIRE_ALL, require_tool
+from conftest import require_module, require_tool
 
 from relman.readiness.sources import ReadinessSources
 from relman.site.app import Site, create_app
@@ -26,19 +25,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def _playwright():
-    try:
-        return importlib.import_module("playwright.sync_api")
-    except ImportError:
-        if REQUIRE_ALL:
-            pytest.fail("the playwright package is not installed, and RELMAN_REQUIRE_ALL=1 requires it")
-        pytest.skip("the playwright package is not installed")
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
     chromium = require_tool("chromium", "/usr/bin/chromium")
-    sync_api = _playwright()
+    sync_api = require_module("playwright.sync_api")
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
@@ -146,3 +136,30 @@ def test_a_gate_is_approved_by_clicking_and_the_run_goes_on(browser, tmp_path: P
     assert result.status == "done"
     approval = run.journal.approvals(run.run_id)["push-upstream"]
     assert (approval["who"], approval["how"]) == ("rm", "web:127.0.0.1")
+
+
+def test_release_page_renders_in_chromium(browser, tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from .downloads_helpers import AUTH, file_body, make_site, seed
+
+    api = "/api/v1/downloads/"
+
+    site = make_site(tmp_path)
+    app = create_app(site)
+    with TestClient(app) as client:                 # register a release through the API, as publishing does
+        uris = seed(client, published=True)
+        tarball = "https://downloads.example.org/ftp/python/3.14.0/Python-3.14.0rc1.tar.xz"
+        response = client.post(api + "release_file/", headers=AUTH, json=file_body(
+            uris, "XZ compressed source tarball", tarball, button=True, gpg_signature_file=tarball + ".asc",
+            sbom_spdx2_file=tarball + ".spdx.json", filesize=23_000_000))
+        assert response.status_code == 201, response.text
+    with serving(app) as url:
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(url + "/downloads/release/python-3140rc1/")
+        assert "Python 3.14.0rc1" in page.locator("h1").inner_text()
+        button = page.locator(".download-button a.button.primary")
+        assert button.get_attribute("href") == tarball
+        assert page.locator(f'a[href="{tarball}.asc"]').count() == 1
+        screenshot(page, "release-page")
+        page.close()

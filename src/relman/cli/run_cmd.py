@@ -88,10 +88,13 @@ def plan_command(version: str, repo: str, config_file: str | None, state_dir: st
 @click.option("--executor", type=click.Choice(["local", "buildbot"]), default=None,
               help="Where build jobs run (overrides [build] executor).")
 @click.option("--buildbot-url", default=None, help="The Buildbot master for --executor buildbot.")
+@click.option("--wait-for-gates", "wait_minutes", type=click.FloatRange(0), default=0.0, metavar="MINUTES",
+              help="When only unanswered gates are left, keep the run alive this long for a decision made in "
+                   "the web app (relman serve) or another terminal, instead of pausing at once.")
 @json_option
 def run_command(version: str, repo: str, config_file: str | None, state_dir: str | None, approve_all: bool, approve: str, fresh: bool,
                 accept_changes: bool, no_input: bool, jobs: int, executor: str | None, buildbot_url: str | None,
-                as_json: bool) -> None:
+                wait_minutes: float, as_json: bool) -> None:
     """Run the release of VERSION, or resume it where it stopped.
 
     Every step is journaled; running the same command again resumes by step id, never
@@ -109,7 +112,8 @@ def run_command(version: str, repo: str, config_file: str | None, state_dir: str
     interactive = sys.stdin.isatty() and not no_input and not as_json
     policy = ApprovalPolicy(approve_all=approve_all, approve=frozenset(g.strip() for g in approve.split(",") if g.strip()),
                             policy=frozenset(session.settings.gates.policy),
-                            policy_name=session.settings.gates.policy_name, interactive=interactive)
+                            policy_name=session.settings.gates.policy_name, interactive=interactive,
+                            wait_s=wait_minutes * 60)
     result = session.run(approvals=policy, fresh=fresh, accept_changes=accept_changes, as_json=as_json,
                          max_parallel=jobs)
     if as_json:

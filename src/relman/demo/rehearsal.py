@@ -105,7 +105,8 @@ def run_demo(root: Path, *, version: str | None = None, fresh: bool = False, exe
                  "signing": demo_signing(root),
                  "announce": {"live": {"enabled": True, "feed": str(root / "live-feed.jsonl")}}}
     policy = ApprovalPolicy(policy=frozenset({"*"}), policy_name=DEMO_POLICY)
-    with build_workers(root, executor) as buildbot, demo_publishing(root, v) as publishing:
+    with build_workers(root, executor) as buildbot, \
+            demo_publishing(root, v, buildbot.url if buildbot is not None else None) as publishing:
         overrides["publish"] = publishing.settings(root)
         if buildbot is not None:
             overrides["build"] = {"executor": "buildbot", "buildbot_url": buildbot.url}
