@@ -71,6 +71,12 @@ class BuildSettings(_Section):
     build_command: list[str] = Field(default_factory=lambda: ["make"])
     docs: bool = True
     timeout_s: float = 1800.0
+    # Remote workers (executor = "buildbot"): they fetch the tag from worker_fork_url (default: the
+    # fork remote's URL), run worker_command (their own relman) and build unsigned; the gate's
+    # second build runs on another worker ("worker"), here ("home"), or the first that can ("auto").
+    worker_command: list[str] = Field(default_factory=lambda: ["relman"])
+    worker_fork_url: str | None = None
+    reproducible_on: Literal["auto", "worker", "home"] = "auto"
 
 
 class EmailChannel(_Section):

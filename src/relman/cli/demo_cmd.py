@@ -17,7 +17,8 @@ from .common import emit_json, json_option
               help="Folder for the sample project, its remotes, the journal and the artifacts.")
 @click.option("--version", "version", default=None, help=f"Version to rehearse (default {DEFAULT_VERSION}).")
 @click.option("--executor", type=click.Choice(["local", "buildbot"]), default="local", show_default=True,
-              help="Where build jobs run.")
+              help="Where build jobs run. buildbot: a local master with two workers that share nothing with "
+                   "you (user relman-worker, its own venv, the fork over git daemon; as root, else same-user).")
 @click.option("--fresh", is_flag=True, help="Delete an earlier rehearsal in --dir and start over.")
 @click.option("--serve", is_flag=True,
               help="Afterwards keep the demo's web site (downloads, API) running on 127.0.0.1 until Ctrl-C.")
