@@ -98,7 +98,7 @@ def prepare(root: Path, version: str | None, fresh: bool) -> tuple[Path, Version
 
 def run_demo(root: Path, *, version: str | None = None, fresh: bool = False, executor: str = "local",
              observer: Observer | None = None, as_json: bool = False,
-             serve: Callable[[DemoOutcome], None] | None = None) -> DemoOutcome:
+             serve: Callable[[DemoOutcome], None] | None = None, sftp: bool = False) -> DemoOutcome:
     """Rehearse the release; with `serve`, it is called with the outcome while the demo's
     downloads site is still running (it returns when the site may stop)."""
     started = time.monotonic()
@@ -109,7 +109,7 @@ def run_demo(root: Path, *, version: str | None = None, fresh: bool = False, exe
                  "announce": {"live": {"enabled": True, "feed": str(root / "live-feed.jsonl")}}}
     policy = ApprovalPolicy(policy=frozenset({"*"}), policy_name=DEMO_POLICY)
     with build_workers(root, executor) as buildbot, \
-            demo_publishing(root, v, buildbot.url if buildbot is not None else None) as publishing:
+            demo_publishing(root, v, buildbot.url if buildbot is not None else None, sftp=sftp) as publishing:
         overrides["publish"] = publishing.settings(root)
         if buildbot is not None:
             overrides["build"] = {"executor": "buildbot"}
