@@ -116,8 +116,9 @@ def test_source(archive: Path, *, profile: ArtifactProfile | str, work_dir: Path
                 result.tail = _tail(log_path)
                 raise StepFailed(f"test-source failed: `{' '.join(argv)}` exited {code} in the unpacked "
                                  f"{archive.name}\n--- last lines of {log_path} ---\n{result.tail}",
-                                 where=str(tree), hint="fix the build or tests on the release branch, "
-                                                       "then tag again")
+                                 where=str(tree), hint="commit the fix on the temporary release branch, then make a "
+                                                       "new release commit and tag: `relman run VERSION --redo "
+                                                       "source.release-commit`")
     result.ok = True
     result.duration_s = time.perf_counter() - started
     result.tail = _tail(log_path)

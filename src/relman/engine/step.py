@@ -78,6 +78,11 @@ class Step:
     inputs: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None  # extra fingerprinted inputs
     timeout_s: float | None = None
     retry: Retry | None = None
+    on_drift: str = "rerun"           # inputs changed and accepted: "rerun" the step, or "keep" its result
+
+    def __post_init__(self) -> None:
+        if self.on_drift not in ("rerun", "keep"):
+            raise ValueError(f"step {self.id}: on_drift must be 'rerun' or 'keep', not {self.on_drift!r}")
 
     def applies(self, params: Mapping[str, Any]) -> bool:
         return self.condition is None or bool(self.condition(params))

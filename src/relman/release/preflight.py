@@ -14,6 +14,7 @@ from ..errors import CheckFailed, TransientError
 from ..source.magic import check_magic_number
 from ..version import check_increasing, check_transition
 from .context import release_of
+from .recovery import is_released
 
 READINESS_CONCERN = Gate("readiness-concern", "The branch's readiness verdict is Concern. Release anyway?")
 READINESS_BLOCKED = Gate("readiness-unreleasable",
@@ -68,6 +69,8 @@ def check_repo_age(ctx: StepContext) -> dict:
 def check_transition_valid(ctx: StepContext) -> dict:
     release = release_of(ctx)
     tags = release.git.tags()
+    if release.version.git_tag in tags and not is_released(release):
+        tags.remove(release.version.git_tag)   # a local tag nobody pushed upstream is not a release (see tag-free)
     if release.cpython_like:
         check_transition(release.version, tags)
     else:
@@ -84,6 +87,11 @@ def check_tag_free(ctx: StepContext) -> dict:
     # A tag made by this run (recorded on its temporary branch) is not in the way.
     if release.git.branch_exists(release.temp_branch) and release.git.rev(release.temp_branch) == commit:
         return {"tag": tag, "exists": True, "commit": commit}
+    if not is_released(release):
+        raise CheckFailed(f"tag {tag} exists only in this checkout (at {commit[:12]}), not on the upstream remote: "
+                          "an unfinished run (or someone) made it", where=str(release.repo),
+                          hint=f"resume that run (`relman runs` lists them; `relman run {release.version} --run N`), "
+                               f"or `relman abort {release.version}` to remove it and start again")
     raise CheckFailed(f"tag {tag} already exists (at {commit[:12]})", where=str(release.repo),
                       hint="was this version already released? choose the next version, or delete a stray tag")
 
