@@ -69,7 +69,7 @@ class ReleaseSession:
                 "signing": s.signing.model_dump(mode="json"),
                 "build_commands": [s.build.build_command, s.build.test_command],
                 "readiness_sources": [x for x in (s.readiness.buildbot, s.readiness.tracker) if x],
-                "live_posts": s.announce.live.enabled,
+                "live_posts": s.announce.live.enabled, "announce_channels": list(s.announce.channels),
                 **self.extra_params}
 
     def plan(self) -> Plan:
