@@ -13,7 +13,8 @@ from ..engine.runner import ApprovalPolicy
 from ..errors import UsageError
 from ..release.recovery import failure_hint
 from ..release.session import ReleaseSession, default_state_dir
-from .common import emit_json, json_option
+from ..release.summary import summarize_run
+from .common import emit_json, json_option, steps_json
 
 repo_option = click.option("--repo", "-r", default=".", show_default=True, type=click.Path(file_okay=False),
                            help="The git checkout to release from.")
@@ -30,7 +31,10 @@ def _state(state_dir: str | None) -> Path:
 def _open_journal(state_dir: str | None) -> Journal:
     path = _state(state_dir) / "relman.db"
     if not path.exists():
-        raise UsageError(f"no journal at {path}", hint="run a release first, or pass --state DIR")
+        demo = Path("build/demo/state")   # where `make demo` (relman demo's default --dir) keeps its journal
+        hint = (f"the demo keeps its own journal: pass --state {demo}" if state_dir is None
+                and (demo / "relman.db").exists() else "run a release first, or pass --state DIR")
+        raise UsageError(f"no journal at {path}", hint=hint)
     return Journal(path)
 
 
@@ -50,7 +54,8 @@ def plan_command(version: str, repo: str, config_file: str | None, state_dir: st
     Example:
       relman plan 3.14.0rc1 --repo ~/cpython
     """
-    session = ReleaseSession.open(version, repo, state_dir=_state(state_dir), config_file=config_file)
+    session = ReleaseSession.open(version, repo, state_dir=_state(state_dir),
+                                  config_file=Path(config_file) if config_file else None)
     plan = session.plan()
     rows = plan.describe()
     if as_json:
@@ -116,7 +121,8 @@ def run_command(version: str, repo: str, config_file: str | None, state_dir: str
       relman run 3.14.0rc1 --repo ~/cpython --redo source.release-commit   # re-tag after a fix
     """
     build = {k: v for k, v in (("executor", executor), ("buildbot_url", buildbot_url)) if v}
-    session = ReleaseSession.open(version, repo, state_dir=_state(state_dir), config_file=config_file,
+    session = ReleaseSession.open(version, repo, state_dir=_state(state_dir),
+                                  config_file=Path(config_file) if config_file else None,
                                   overrides={"build": build} if build else None)
     interactive = sys.stdin.isatty() and not no_input and not as_json
     policy = ApprovalPolicy(approve_all=approve_all, approve=frozenset(g.strip() for g in approve.split(",") if g.strip()),
@@ -130,12 +136,14 @@ def run_command(version: str, repo: str, config_file: str | None, state_dir: str
         emit_json({"run_id": result.run_id, "version": session.version.text, "status": result.status,
                    "state_db": str(session.db_path), "failed": result.failed,
                    "paused": [{"step": s, "gate": g} for s, g in result.paused],
-                   "steps": {sid: row.status for sid, row in result.steps.items()}, "wall_s": round(result.wall_s, 3),
+                   "steps": steps_json(result.steps), "wall_s": round(result.wall_s, 3),
                    "next": hint})
     elif result.wall_s == 0.0 and result.status == "done":
         click.echo(f"release {session.version} already finished (run {result.run_id}); use --fresh to start again")
-    elif hint:
-        click.secho(f"next: {hint}", fg="yellow", err=True)
+    else:
+        click.echo("\n" + "\n".join(summarize_run(session, result).lines()))
+        if hint:
+            click.secho(f"hint: {hint}", fg="yellow", err=True)
     sys.exit(result.exit_code)
 
 
@@ -206,7 +214,7 @@ def show_command(target: str | None, run_id: int | None, state_dir: str | None, 
     problems = journal.verify(run_id)
     broken = journal.verify_chain(run_id)
     if as_json:
-        emit_json({"run": run.as_dict(), "steps": [s.as_dict() for s in steps.values()],
+        emit_json({"run": run.as_dict(), "steps": steps_json(steps),
                    "approvals": list(journal.approvals(run_id).values()), "chain_ok": not problems,
                    "chain_broken_at": broken, "journal_problems": [str(p) for p in problems]})
         if problems:
@@ -244,12 +252,16 @@ def _echo_problems(problems) -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True,
               help="md: the story; svg: the timeline; html: both; json: the facts.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to a file.")
-def report_command(target: str | None, run_id: int | None, state_dir: str | None, fmt: str, output: str | None) -> None:
+@json_option
+def report_command(target: str | None, run_id: int | None, state_dir: str | None, fmt: str, output: str | None,
+                   as_json: bool) -> None:
     """The release diary of a run: its story by milestone, a timeline, gates, waits and incidents.
 
     The run is --run N, a run id, the latest run of VERSION, or (with nothing) the latest run.
     """
     _check_target(target)
+    if as_json:
+        fmt = "json"
     journal = _open_journal(state_dir)
     run_id = _pick_run(journal, target, run_id)
     text = render_diary(journal, run_id, fmt)

@@ -226,7 +226,7 @@ class Runner:
             self.observer.step_status(sid, RUNNING, "probing" if sid in interrupted else "")
             future = pool.submit(_work, step, ctx, sid not in forced)
             forced.discard(sid)
-            future.add_done_callback(lambda f, sid=sid: events.put(("finished", sid, f)))
+            future.add_done_callback(lambda f, sid=sid: events.put(("finished", sid, f)))  # type: ignore[misc]
             running[sid] = (future, ctx)
 
         def gate_decision(gate: Gate, sid: str, detail: str = "") -> str:

@@ -190,7 +190,7 @@ class StepContext:
                                 start_new_session=True)
         started = time.monotonic()
         output: list[str] = []
-        reader = threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True)
+        reader = threading.Thread(target=lambda: output.extend(proc.stdout or ()), daemon=True)
         reader.start()
         while proc.poll() is None:
             if self.cancel_event.wait(0.05) or (limit is not None and time.monotonic() - started > limit):

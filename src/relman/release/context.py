@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..engine.step import StepContext
+from ..profile import plan_version_bump, uses_cpython_rules
 from ..vcs import Git
 from ..version import Version
 
@@ -41,7 +42,7 @@ class Release:
     @property
     def cpython_like(self) -> bool:
         """CPython's conventions: patchlevel.h, README, X.Y branches from beta 1."""
-        return self.settings.profile in ("cpython", "demo")
+        return uses_cpython_rules(self.settings.profile)
 
     @property
     def branches_at_feature_freeze(self) -> bool:
@@ -65,13 +66,13 @@ class Release:
 
     def check_transition(self, tags: list[str]) -> dict:
         """Is this version a valid next release of the tree? (`source.treeversion`; raises VersionError)"""
-        from ..source.generic import default_version_files
+        from ..profile import generic_version_files
         from ..source.treeversion import (check_cpython_transition, check_generic_transition,
                                           read_cpython_tree_version, read_generic_tree_version)
 
         if self.cpython_like:
             return check_cpython_transition(self.version, read_cpython_tree_version(self.repo), tags)
-        rules = self.settings.version_files or default_version_files(self.settings.package)
+        rules = generic_version_files(self.repo, self.settings.package, self.settings.version_files)
         return check_generic_transition(self.version, read_generic_tree_version(self.repo, rules), tags)
 
     def schedule(self, release_cycle=None) -> dict | None:
@@ -92,19 +93,12 @@ class Release:
         return notes
 
     def plan_bump(self, version: Version, *, done: bool = False, release_cycle=None):
-        """The version edits for this profile, planned (an EditSet), not written."""
+        """The version edits for this profile, planned (an EditSet), not written: the same
+        planner `relman bump` uses."""
         release_cycle = self.schedule(release_cycle)
-        from ..source.bump import plan_release_bump
-        from ..source.edits import EditSet
-        from ..source.generic import default_version_files, plan_generic
-
-        if self.cpython_like:
-            return plan_release_bump(self.repo, version, done=done, release_cycle=release_cycle, docs=True)
-        edits = EditSet(self.repo)
-        rules = self.settings.version_files or default_version_files(self.settings.package)
-        # CPython's "+" suffix (before 3.15) is not PEP 440; plain packages always get "+dev".
-        plan_generic(edits, str(version.pep440) + ("+dev" if done else ""), rules)
-        return edits
+        return plan_version_bump(self.repo, version.text, profile=self.settings.profile, done=done,
+                                 package=self.settings.package, version_files=self.settings.version_files,
+                                 release_cycle=release_cycle, docs=True)
 
 
 def release_of(ctx: StepContext) -> Release:

@@ -12,6 +12,7 @@ import time
 from ..engine.step import REMOTE, Effect, Gate, Retry, Step, StepContext
 from ..errors import CheckFailed, TransientError
 from ..source.magic import check_magic_for_release
+from .build import has_artifacts, signing_inputs
 from .context import release_of
 from .recovery import is_released
 
@@ -125,12 +126,25 @@ def check_magic(ctx: StepContext) -> dict:
     return result.as_dict()
 
 
+def check_signing(ctx: StepContext) -> dict:
+    """Each configured signer can sign (GPG: a trial signature with the key and its passphrase;
+    Sigstore: library, identity, issuer, token), found before the tag rather than after the build."""
+    from ..artifacts.signing import check_signers
+
+    signing = release_of(ctx).settings.signing
+    checked = check_signers(signing.model_dump(), allow_unsigned=signing.allow_unsigned)
+    for line in checked:
+        ctx.log(line)
+    return {"signers": checked}
+
+
 def check_readiness(ctx: StepContext) -> dict:
     """The same verdict as `relman status` (not a weaker copy), stored in the journal."""
     from ..readiness.sources import ReadinessSources, assess_sources
 
     release = release_of(ctx)
-    sources = ReadinessSources.resolve(release.settings.readiness, state_dir=ctx.resources.get("state_dir"))
+    sources = ReadinessSources.resolve(release.settings.readiness, repo=release.repo,
+                                       state_dir=ctx.resources.get("state_dir"))
     verdict = assess_sources(sources, version=release.version)[0]
     seen = verdict.as_dict()
     featured = seen["featured_problem"]
@@ -161,6 +175,8 @@ def preflight_steps() -> list[Step]:
         step("transition", "the version is a valid next release", check_transition_valid),
         step("tag-free", "the release tag does not exist yet", check_tag_free),
         step("magic-number", "the bytecode magic numbers agree", check_magic),
+        step("signing", "every configured signer can sign", check_signing, condition=has_artifacts,
+             inputs=signing_inputs, condition_text="for profiles that build signed release files"),
         step("remotes", "the fork and upstream remotes are reachable", check_remotes,
              effects=(Effect(REMOTE, "reads the remotes (git ls-remote)"),),
              retry=Retry(attempts=3, backoff_s=1.0), timeout_s=180),

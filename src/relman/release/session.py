@@ -66,8 +66,10 @@ class ReleaseSession:
                 "sign_tags": s.git.sign_tags, "executor": s.build.executor,
                 "publishing": s.publish.configured,
                 "config": s.dump(), "release_branch": self.release().release_branch, "news_dir": s.news.dir,
+                "signing": s.signing.model_dump(mode="json"),
+                "build_commands": [s.build.build_command, s.build.test_command],
                 "readiness_sources": [x for x in (s.readiness.buildbot, s.readiness.tracker) if x],
-                "live_posts": s.announce.live.enabled,
+                "live_posts": s.announce.live.enabled, "announce_channels": list(s.announce.channels),
                 **self.extra_params}
 
     def plan(self) -> Plan:
@@ -75,13 +77,13 @@ class ReleaseSession:
 
     def release_cycle(self) -> dict[str, Any] | None:
         """The schedule data in release-cycle.json shape (PEP numbers, branch status), when configured."""
-        source = self.settings.readiness.cycle
+        from ..readiness.sources import resolve_cycle_source
+
+        source = resolve_cycle_source(self.settings.readiness.cycle, self.repo)
         if not source:
             return None
         from ..schedule.cycle import load_cycle
 
-        if not str(source).startswith(("http://", "https://")) and not Path(source).is_absolute():
-            source = str(self.repo / source)
         return load_cycle(source, cache_dir=self.state_dir / "cache").release_cycle_json()
 
     def executor(self):
