@@ -126,7 +126,8 @@ def regenerate(ctx: StepContext, stage: str) -> dict:
 
 
 def _cpython_like(params) -> bool:
-    return params.get("profile") in ("cpython", "demo")
+    from ..profile import uses_cpython_rules  # the one profile rule
+    return uses_cpython_rules(str(params.get("profile")))
 
 
 def regen_steps() -> list[Step]:
