@@ -90,7 +90,7 @@ def test_release_refuses_a_non_canonical_version(tmp_path, given, canonical):
     before = files_under(news)
     with pytest.raises(UsageError) as raised:
         api.release(news, given)
-    assert "canonical" in str(raised.value) and canonical in (raised.value.hint or "")
+    assert canonical in (raised.value.hint or "")
     assert files_under(news) == before  # nothing written, nothing removed
     result = CliRunner().invoke(cli, ["news", "release", given, "--news-dir", str(news), "--no-git"])
     assert result.exit_code == 2 and canonical in result.output

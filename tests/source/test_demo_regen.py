@@ -23,7 +23,9 @@ def test_demo_beta1_regenerates_and_prepares_the_new_main(tmp_path):
                            "3.14.0b1", "--json"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = json.loads(proc.stdout)
-    assert summary["steps"]["source.regen-pydoc"] == "done" and summary["steps"]["source.regen-configure"] == "done"
+    status = {s["id"]: s["status"] for s in summary["steps"]} if isinstance(summary["steps"], list) \
+        else summary["steps"]
+    assert status["source.regen-pydoc"] == "done" and status["source.regen-configure"] == "done"
     shown = json.loads(subprocess.run([sys.executable, "-m", "relman.cli.main", "show", str(summary["run_id"]),
                                        "--json", "--state", str(Path(summary["state_db"]).parent)],
                                       capture_output=True, text=True, timeout=120).stdout)
