@@ -172,10 +172,13 @@ class Runner:
                 status[sid] = PENDING
         # Read-only checks marked `recheck` run again on every invocation: a resume never
         # proceeds on a tree they would refuse. Nothing else starts until they passed.
-        rechecks = {sid for sid, st in status.items() if resumed and st == DONE and plan.steps[sid].recheck}
+        # (A check that passed once and failed when run again stays a recheck until it passes.)
+        rechecks = {sid for sid, st in status.items() if resumed and plan.steps[sid].recheck and (
+            st == DONE or any(a["outcome"] in ("done", "already-done") for a in journal.attempts(run_id, sid)))}
         for sid in sorted(rechecks):
+            if status[sid] == DONE:
+                journal.event(run_id, sid, "recheck", {"note": "read-only check run again on this invocation"})
             status[sid] = PENDING
-            journal.event(run_id, sid, "recheck", {"note": "read-only check run again on this invocation"})
         newly_skipped = [sid for sid in plan.skipped if status[sid] == PENDING]
         journal.mark_skipped(run_id, newly_skipped)
         for sid in newly_skipped:
