@@ -21,7 +21,7 @@ from ..errors import UsageError
 from ..release.session import ReleaseSession
 from ..version import Version
 from .sample import create_sample_project
-from .signing import demo_signing
+from .signing import demo_signing, stop_demo_agent
 
 DEFAULT_VERSION = "3.14.0rc1"
 MARKER = "relman-demo.json"
@@ -105,7 +105,10 @@ def run_demo(root: Path, *, version: str | None = None, fresh: bool = False, exe
                                       overrides=overrides)
         if buildbot is not None:
             session.resources["executor"] = buildbot.executor(log_dir=root / "work" / "logs")
-        result = session.run(approvals=policy, observer=observer, as_json=as_json)
+        try:
+            result = session.run(approvals=policy, observer=observer, as_json=as_json)
+        finally:
+            stop_demo_agent(root)  # the gpg-agent the demo's keyring started does not outlive it
     already = result.wall_s == 0.0 and result.status == "done"
     report = root / "report.md"
     write_report(session, result.run_id, report)

@@ -94,8 +94,8 @@ class Release:
 
         if not self.git.is_repo():
             return
-        clear_stale_locks(self.git, note)
-        recover_checkout(self.git, self.work_dir, self.own_branches, note)
+        cleared = clear_stale_locks(self.git, note)
+        recover_checkout(self.git, self.work_dir, self.own_branches, note, interrupted_git=bool(cleared))
 
 
 def release_of(ctx: StepContext) -> Release:

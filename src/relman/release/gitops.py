@@ -107,12 +107,16 @@ def _own_records(git: Git, record_dir: Path) -> dict[str, str | None]:
     return own
 
 
-def explain_dirty(git: Git, record_dir: Path, targets: Iterable[str] = ()) -> tuple[list[Dirty], list[Dirty]]:
+def explain_dirty(git: Git, record_dir: Path, targets: Iterable[str] = (), *,
+                  interrupted_git: bool = False) -> tuple[list[Dirty], list[Dirty]]:
     """Split the dirty paths into those relman can prove are its own, and the others.
 
     Its own: the content is exactly what relman recorded writing (same blob id, or deleted
     where it deleted), or exactly a target branch's content (a checkout or fast-forward it was
-    making when it was killed). Undoing those loses nothing; anything else is the person's."""
+    making when it was killed). With `interrupted_git` (a git of relman's was just found killed
+    mid-operation: it left its lock), a tracked file that is simply missing is also its own
+    (git removes a file before writing its new version). Undoing those loses nothing;
+    anything else is the person's."""
     entries = dirty_entries(git)
     if not entries:
         return [], []
@@ -120,11 +124,13 @@ def explain_dirty(git: Git, record_dir: Path, targets: Iterable[str] = ()) -> tu
     now = worktree_blobs(git, paths)
     own = _own_records(git, record_dir)
     target_views = [tree_blobs(git, t, paths) for t in targets if t and git.rev(t)]
+    in_head = tree_blobs(git, "HEAD", paths) if interrupted_git else {}
     mine, others = [], []
     for entry in entries:
         blob = now[entry.path]
         proven = (entry.path in own and own[entry.path] == blob) or any(
-            view[entry.path] == blob for view in target_views)
+            view[entry.path] == blob for view in target_views) or (
+            blob is None and in_head.get(entry.path) is not None)
         (mine if proven else others).append(entry)
     return mine, others
 
@@ -245,13 +251,14 @@ def lock_problems(git: Git) -> str | None:
     return f"stale git lock file(s) {names} (no git process is running)"
 
 
-def recover_checkout(git: Git, record_dir: Path, targets: Iterable[str], note: Note) -> None:
+def recover_checkout(git: Git, record_dir: Path, targets: Iterable[str], note: Note, *,
+                     interrupted_git: bool = False) -> None:
     """After a kill: finish undoing what relman provably left half-done (its recorded writes, a
     checkout or merge towards one of `targets`). The person's changes are left alone; the step
     that needs a clean tree reports them."""
     if git.lock_files():
         return      # a live git holds a lock: nothing is touched (reported by clear_stale_locks)
-    mine, others = explain_dirty(git, record_dir, targets)
+    mine, others = explain_dirty(git, record_dir, targets, interrupted_git=interrupted_git)
     if mine and not others:
         undo_own(git, mine)
         note("git-half-done-undone", {"message": f"put back {len(mine)} file(s) an interrupted git operation of "
