@@ -16,7 +16,13 @@ from pathlib import Path
 import pytest
 
 from relman.engine import LOCAL, REMOTE, Effect, Retry, Step
-from relman.errors import Cancelled, ExternalServiceError, StepTimeout, TransientError, is_transient
+from relman.errors import (
+    Cancelled,
+    ExternalServiceError,
+    StepTimeout,
+    TransientError,
+    is_transient,
+)
 from relman.vcs import Git, GitError
 
 from .helpers import make_runner

@@ -11,13 +11,13 @@ journal's chain intact, `relman verify` passing, no process left behind.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import git
 
 from relman.demo.rehearsal import prepare
 from relman.engine.journal import Journal
@@ -30,9 +30,6 @@ pytestmark = pytest.mark.slow
 INSIDE = ["job:build-release-files", "commit:source.release-commit", "push:source.push-fork",
           "job:test-source", "checkout:post.merge-back", "commit:post.dev-bump", "push:post.push-upstream"]
 
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def applicable_steps() -> list[str]:

@@ -7,8 +7,9 @@ by content (tree ids), not by commit subjects.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
+
+from conftest import git
 
 from relman.demo.sample import create_sample_project
 from relman.engine.runner import ApprovalPolicy, Observer
@@ -19,9 +20,6 @@ from relman.version import Version
 VERSION = "3.14.0rc1"
 OVERRIDES = {"signing": {"allow_unsigned": True}, "build": {"docs": False}}
 
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def run(sample, tmp_path):

@@ -3,8 +3,7 @@ tree the checks would refuse."""
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
+from conftest import git
 
 from relman.demo.sample import create_sample_project
 from relman.engine.runner import ApprovalPolicy, Observer
@@ -13,9 +12,6 @@ from relman.version import Version
 
 VERSION = "3.14.0rc1"
 
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def test_a_resume_rechecks_the_tree_and_the_branch(tmp_path):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
+from conftest import git
 
 from relman.demo.sample import create_sample_project
 from relman.engine.runner import ApprovalPolicy, Observer
@@ -27,9 +26,6 @@ cat >> "{log}"
 exit 0
 """
 
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def test_push_to_a_flaky_fork_retries_and_lands_once(tmp_path):

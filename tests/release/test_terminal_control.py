@@ -10,13 +10,13 @@ import re
 import select
 import signal
 import struct
-import subprocess
 import sys
 import termios
 import time
 from pathlib import Path
 
 import pytest
+from conftest import git
 
 from relman.demo.sample import create_sample_project
 from relman.engine.journal import Journal
@@ -103,9 +103,6 @@ class Terminal:
     def type(self, data: bytes) -> None:
         os.write(self.fd, data)
 
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def sample_with_slow_test(tmp_path: Path, seconds: float) -> tuple[Path, Path, Path]:

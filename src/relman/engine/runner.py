@@ -216,7 +216,11 @@ class Runner:
             self.observer.step_status(sid, RUNNING, "probing" if sid in interrupted else
                                       "checking again" if sid in rechecks else "")
             future = pool.submit(_work, step_of(sid), ctx)
-            future.add_done_callback(lambda f, sid=sid: events.put(("finished", sid, f)))
+
+            def done(f: Future, sid: str = sid) -> None:
+                events.put(("finished", sid, f))
+
+            future.add_done_callback(done)
             running[sid] = (future, ctx)
 
         def step_of(sid: str) -> Step:
@@ -297,7 +301,8 @@ class Runner:
             approved.add(gate.id)
             status[sid] = PENDING
             self.observer.step_status(sid, PENDING, "approved")
-            if plan.steps[sid].gate is None or plan.steps[sid].gate.id != gate.id:
+            declared = plan.steps[sid].gate
+            if declared is None or declared.id != gate.id:
                 submit(sid)   # a gate the action asked for: run it again, now approved
 
         def pause(sid: str, gate: Gate, decision: str) -> None:
@@ -418,7 +423,7 @@ class Runner:
                     except queue.Empty:
                         message = None
                 now = time.monotonic()
-                for sid, (future, ctx) in list(running.items()):
+                for sid, (_, ctx) in list(running.items()):
                     if ctx.deadline is not None and now > ctx.deadline and sid not in stopping:
                         # Stop its work (commands killed, waits cancelled) and mark it failed only
                         # once it has really stopped: nothing it does lands after the run moved on.

@@ -60,7 +60,7 @@ def worktree_blobs(git: Git, paths: Iterable[str]) -> dict[str, str | None]:
     present = [p for p in paths if (git.repo / p).is_file() or (git.repo / p).is_symlink()]
     ids = git.out("hash-object", "--", *present).splitlines() if present else []
     found: dict[str, str | None] = dict.fromkeys(paths)
-    found.update(zip(present, ids))
+    found.update(zip(present, ids, strict=True))
     return found
 
 
@@ -125,7 +125,8 @@ def explain_dirty(git: Git, record_dir: Path, targets: Iterable[str] = (), *,
     own = _own_records(git, record_dir)
     target_views = [tree_blobs(git, t, paths) for t in targets if t and git.rev(t)]
     in_head = tree_blobs(git, "HEAD", paths) if interrupted_git else {}
-    mine, others = [], []
+    mine: list[Dirty] = []
+    others: list[Dirty] = []
     for entry in entries:
         blob = now[entry.path]
         proven = (entry.path in own and own[entry.path] == blob) or any(
