@@ -36,6 +36,7 @@ COMMAND_MODULES = {
     "verify": "verify_cmd",
     "status": "status_cmd",
     "waive": "waive_cmd",
+    "serve": "serve_cmd",
 }
 
 
