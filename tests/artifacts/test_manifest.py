@@ -78,10 +78,10 @@ def test_macos_description_depends_on_version():
 def test_demo_profile_is_what_the_sample_produces():
     assert names("demo", "3.14.0rc1") == [
         "Python-3.14.0rc1.tgz", "Python-3.14.0rc1.tar.xz", "python-3.14.0rc1-docs-html.zip",
-        "python-3.14.0rc1-docs-html.tar.bz2", "python-3.14.0rc1-docs-text.tar.bz2", "SHA256SUMS",
-        "3.14.0rc1.manifest.json"]
-    assert names("demo", "3.14.0b2") == ["Python-3.14.0b2.tgz", "Python-3.14.0b2.tar.xz", "SHA256SUMS",
-                                         "3.14.0b2.manifest.json"]
+        "python-3.14.0rc1-docs-html.tar.bz2", "python-3.14.0rc1-docs-text.tar.bz2", "python-3.14.0rc1-amd64.exe",
+        "python-3.14.0rc1-macos11.pkg", "SHA256SUMS", "3.14.0rc1.manifest.json"]
+    assert names("demo", "3.14.0b2") == ["Python-3.14.0b2.tgz", "Python-3.14.0b2.tar.xz", "python-3.14.0b2-amd64.exe",
+                                         "python-3.14.0b2-macos11.pkg", "SHA256SUMS", "3.14.0b2.manifest.json"]
 
 
 def test_match_file_and_slug():

@@ -307,6 +307,13 @@ DEMO = ArtifactProfile(
         *_docs_rules([("html", "zip", "HTML documentation (zip)"),
                       ("html", "tar.bz2", "HTML documentation (tar.bz2)"),
                       ("text", "tar.bz2", "Plain text documentation (tar.bz2)")], (Sidecar(GPG),)),
+        # Platform hand-offs, delivered in the demo by stand-in builders (placeholder files).
+        ArtifactRule(key="windows-amd64-exe", pattern="python-{version}-amd64.exe", producer="platform:windows",
+                     os="windows", label="Windows installer (64-bit)", download_button=True,
+                     description="Stand-in: a placeholder from the demo's stand-in Windows builder", security=False),
+        ArtifactRule(key="macos-pkg", pattern="python-{version}-macos11.pkg", producer="platform:macos",
+                     os="macos", label="macOS installer", download_button=True,
+                     description="Stand-in: a placeholder from the demo's stand-in macOS builder", security=False),
         *_release_rules((Sidecar(GPG),)),
     ),
     export_remove=(".git", ".github", ".gitignore", ".gitattributes", "Doc/build", "**/__pycache__",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 
 from ..demo.rehearsal import DEFAULT_VERSION, run_demo
+from ..version import Version
 from .common import emit_json, json_option
 
 
@@ -17,8 +19,11 @@ from .common import emit_json, json_option
 @click.option("--executor", type=click.Choice(["local", "buildbot"]), default="local", show_default=True,
               help="Where build jobs run.")
 @click.option("--fresh", is_flag=True, help="Delete an earlier rehearsal in --dir and start over.")
+@click.option("--serve", is_flag=True,
+              help="Afterwards keep the demo's web site (downloads, API) running on 127.0.0.1 until Ctrl-C.")
 @json_option
-def demo_command(directory: str, version: str | None, executor: str, fresh: bool, as_json: bool) -> None:
+def demo_command(directory: str, version: str | None, executor: str, fresh: bool, serve: bool,
+                 as_json: bool) -> None:
     """Rehearse a complete release on a CPython-shaped sample project.
 
     Builds the sample (git history, news fragments, docs, a small C program) with local bare
@@ -31,7 +36,25 @@ def demo_command(directory: str, version: str | None, executor: str, fresh: bool
       relman demo
       relman demo --version 3.15.0b1 --dir /tmp/rehearsal --json
     """
-    outcome = run_demo(directory, version=version, fresh=fresh, executor=executor, as_json=as_json)
+    def keep_serving(outcome) -> None:
+        _report(outcome, as_json)
+        sys.stdout.flush()
+        click.echo(f"\nserving the demo site at {outcome.site_url}/downloads/ (Ctrl-C to stop)", err=as_json)
+        sys.stderr.flush()
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+    outcome = run_demo(directory, version=version, fresh=fresh, executor=executor, as_json=as_json,
+                       serve=keep_serving if serve else None)
+    if not serve:
+        _report(outcome, as_json)
+    sys.exit(outcome.result.exit_code)
+
+
+def _report(outcome, as_json: bool) -> None:
     summary = outcome.summary()
     if as_json:
         emit_json(summary)
@@ -40,14 +63,17 @@ def demo_command(directory: str, version: str | None, executor: str, fresh: bool
                    "pass --fresh to start a new one")
     else:
         click.echo(f"\njournal:   {summary['state_db']}\nrepo:      {summary['repo']}\n"
-                   f"artifacts: {summary['artifacts_dir']}\ndiary:     {summary['report']}")
+                   f"artifacts: {summary['artifacts_dir']}\ndiary:     {summary['report']}\n"
+                   f"published: {summary['downloads_dir']} (site data: {summary['site_dir']})")
         if summary["status"] == "done":
             gnupg = outcome.root / "gnupg"
             keyring = f" --gnupghome {gnupg}" if gnupg.is_dir() else " --allow-unsigned"
-            click.echo(f"\nnext: relman verify {summary['artifacts_dir']}{keyring}\n"
+            folder = Version.parse(summary["version"]).normalized
+            served = (f"      relman verify {outcome.site_url}/ftp/python/{folder}/{keyring}   (while --serve runs)\n"
+                      if outcome.site_url else "")
+            click.echo(f"\nnext: relman verify {summary['artifacts_dir']}{keyring}\n{served}"
                        f"      relman show {summary['run_id']} --state {outcome.root / 'state'}\n"
                        f"      git -C {outcome.root / 'upstream.git'} log --oneline --graph --all | head")
-    sys.exit(outcome.result.exit_code)
 
 
 COMMANDS = [demo_command]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import click
 
-from ..errors import CheckFailed, UsageError
-from ..readiness import GitHubTracker, Verdict, WaiverStore, assess
+from ..errors import CheckFailed
+from ..readiness import Verdict
 from ..readiness.severity import Severity
+from ..readiness.sources import ReadinessSources, assess_sources
 from .common import emit_json, json_option
 
 _COLOURS = {"Releasable": "green", "Concern": "yellow", "Unreleasable": "red", "N/A": "bright_black"}
@@ -61,20 +61,9 @@ def status_command(buildbot_url: str | None, tracker: str | None, cycle: str | N
     1 a branch named with --branch is Unreleasable, or a source could not be read;
     2 bad input.
     """
-    settings = _settings(repo)
-    buildbot_url = buildbot_url or (settings.buildbot if settings else None)
-    tracker = tracker or (settings.tracker if settings else None)
-    cycle = cycle or (settings.cycle if settings else None)
-    if idle_days is None:
-        idle_days = settings.idle_days if settings else 14.0
-    if not buildbot_url and not tracker:
-        raise UsageError("nothing to judge: no Buildbot and no tracker",
-                         hint="give --buildbot URL and/or --tracker OWNER/REPO (or set them in relman.toml [readiness])")
-    token_env = settings.tracker_token_env if settings else "GITHUB_TOKEN"
-    verdicts = assess(list(branches) or None, buildbot_url=buildbot_url,
-                      tracker=GitHubTracker(tracker, token_env=token_env) if tracker else None,
-                      cycle=cycle, waivers=WaiverStore(state_dir), version=version,
-                      idle_after=timedelta(days=idle_days), offline=offline)
+    sources = ReadinessSources.resolve(_settings(repo), buildbot=buildbot_url, tracker=tracker, cycle=cycle,
+                                       idle_days=idle_days, state_dir=state_dir).require()
+    verdicts = assess_sources(sources, list(branches) or None, version=version, offline=offline)
     if as_json:
         emit_json([v.as_dict() for v in verdicts])
     else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,7 @@ from ..release.session import ReleaseSession
 from ..version import Version
 from .sample import create_sample_project
 from .signing import demo_signing, stop_demo_agent
+from .standins import demo_publishing
 
 DEFAULT_VERSION = "3.14.0rc1"
 MARKER = "relman-demo.json"
@@ -36,6 +37,7 @@ class DemoOutcome:
     already_finished: bool
     wall_s: float
     report: Path
+    site_url: str | None = None
 
     def summary(self) -> dict[str, Any]:
         steps = {sid: row.status for sid, row in self.result.steps.items()}
@@ -49,6 +51,7 @@ class DemoOutcome:
             "artifacts_dir": str(self.root / "work" / "artifacts"),
             "downloads_dir": str(self.root / "downloads"),
             "site_dir": str(self.root / "site"),
+            "site_url": self.site_url,
             "report": str(self.report),
             "steps": steps,
             "failed": self.result.failed,
@@ -91,14 +94,18 @@ def prepare(root: Path, version: str | None, fresh: bool) -> tuple[Path, Version
 
 
 def run_demo(root: Path, *, version: str | None = None, fresh: bool = False, executor: str = "local",
-             observer: Observer | None = None, as_json: bool = False) -> DemoOutcome:
+             observer: Observer | None = None, as_json: bool = False,
+             serve: Callable[[DemoOutcome], None] | None = None) -> DemoOutcome:
+    """Rehearse the release; with `serve`, it is called with the outcome while the demo's
+    downloads site is still running (it returns when the site may stop)."""
     started = time.monotonic()
     root, v, _ = prepare(root, version, fresh)
     # Only endpoints and the rehearsal's own key differ from the sample's committed relman.toml.
     overrides = {"build": {"executor": executor}, "readiness": {"cycle": str(root / "release-cycle.json")},
                  "signing": demo_signing(root)}
     policy = ApprovalPolicy(policy=frozenset({"*"}), policy_name=DEMO_POLICY)
-    with build_workers(root, executor) as buildbot:
+    with build_workers(root, executor) as buildbot, demo_publishing(root, v) as publishing:
+        overrides["publish"] = publishing.settings(root)
         if buildbot is not None:
             overrides["build"] = {"executor": "buildbot", "buildbot_url": buildbot.url}
         session = ReleaseSession.open(v.text, root / "cpython", state_dir=root / "state", work_dir=root / "work",
@@ -109,10 +116,14 @@ def run_demo(root: Path, *, version: str | None = None, fresh: bool = False, exe
             result = session.run(approvals=policy, observer=observer, as_json=as_json)
         finally:
             stop_demo_agent(root)  # the gpg-agent the demo's keyring started does not outlive it
-    already = result.wall_s == 0.0 and result.status == "done"
-    report = root / "report.md"
-    write_report(session, result.run_id, report)
-    return DemoOutcome(result, session, root, already, time.monotonic() - started, report)
+        already = result.wall_s == 0.0 and result.status == "done"
+        report = root / "report.md"
+        write_report(session, result.run_id, report)
+        outcome = DemoOutcome(result, session, root, already, time.monotonic() - started, report,
+                              site_url=publishing.site.url)
+        if serve is not None:
+            serve(outcome)
+    return outcome
 
 
 @contextmanager

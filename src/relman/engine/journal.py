@@ -159,7 +159,6 @@ class Journal:
         except sqlite3.DatabaseError as error:
             raise UsageError(f"the state file is not a relman journal ({error})", where=str(self.path),
                              hint="point --state at another folder, or move the file away") from None
-        self._last_hash: dict[int, str] = {}
 
     def close(self) -> None:
         self.db.close()
@@ -327,17 +326,16 @@ class Journal:
             self._event(run_id, step_id, kind, dict(data or {}))
 
     def _event(self, run_id: int, step_id: str | None, kind: str, data: Mapping[str, Any]) -> None:
-        prev = self._last_hash.get(run_id)
-        if prev is None:
-            row = self.db.execute("SELECT hash FROM events WHERE run_id=? ORDER BY id DESC LIMIT 1",
-                                  (run_id,)).fetchone()
-            prev = row[0] if row else GENESIS
+        # Read inside the write transaction, never from a cache: another process (the web app
+        # answering a gate) may have appended to this run's chain since our last event.
+        row = self.db.execute("SELECT hash FROM events WHERE run_id=? ORDER BY id DESC LIMIT 1",
+                              (run_id,)).fetchone()
+        prev = row[0] if row else GENESIS
         ts = time.time()
         text = self._json(data) or "{}"
         digest = _event_hash(prev, run_id, ts, step_id, kind, text)
         self.db.execute("INSERT INTO events (run_id, ts, step_id, kind, data, prev_hash, hash) VALUES (?,?,?,?,?,?,?)",
                         (run_id, ts, step_id, kind, text, prev, digest))
-        self._last_hash[run_id] = digest
 
     def events(self, run_id: int) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT id, ts, step_id, kind, data FROM events WHERE run_id=? ORDER BY id",

@@ -52,6 +52,9 @@ class ApprovalPolicy:
     policy_name: str = "policy"
     interactive: bool = False
     who: str = field(default_factory=current_user)
+    # A run left with nothing to do but gates stays alive this long, looking in the journal for
+    # a decision made elsewhere (the web app, another terminal); 0 ends it paused at once.
+    wait_s: float = 0.0
 
 
 @dataclass
@@ -352,6 +355,42 @@ class Runner:
             else:
                 fail(sid, self.redact(failure_text(value)))
 
+        # ---- gate decisions journaled by someone else while this run goes on (the web app) ----
+        looked_at = [0.0]
+        waiting_since: list[float] = []
+
+        def journaled_decisions(force: bool = False) -> None:
+            """Un-pause every step whose gate was approved in the journal since it paused."""
+            if not paused or (not force and time.monotonic() - looked_at[0] < 0.5):
+                return
+            looked_at[0] = time.monotonic()
+            answers = journal.approvals(run_id)
+            for sid, gate_id in list(paused):
+                answer = answers.get(gate_id)
+                if answer is not None and answer["decision"] == APPROVED:
+                    approved.add(gate_id)
+                    paused.remove((sid, gate_id))
+                    status[sid] = PENDING
+                    journal.set_step_status(run_id, sid, PENDING, event="gate-picked-up",
+                                            data={"gate": gate_id, "who": answer["who"], "how": answer["how"]})
+                    self.observer.step_status(sid, PENDING, f"gate {gate_id} approved by {answer['who']} "
+                                                            f"({answer['how']})")
+
+        def keep_waiting() -> bool:
+            """Only gates are left: wait for a journaled decision while `wait_s` allows and
+            not every waiting gate has been refused."""
+            if not paused or failed or self.approvals.wait_s <= 0:
+                return False
+            if not waiting_since:
+                waiting_since.append(time.monotonic())
+                journal.event(run_id, None, "waiting-for-gates", {"gates": sorted({g for _, g in paused}),
+                                                                   "for_s": self.approvals.wait_s})
+            answers = journal.approvals(run_id)
+            if all((answers.get(g) or {}).get("decision") == DECLINED for _, g in paused):
+                return False
+            return time.monotonic() - waiting_since[0] < self.approvals.wait_s
+
+
         def on_sigint(signum, frame) -> None:
             interrupt["count"] += 1
             if interrupt["count"] == 1:
@@ -367,6 +406,7 @@ class Runner:
             previous_handler = signal.signal(signal.SIGINT, on_sigint)
         try:
             while True:
+                journaled_decisions()
                 blocked = {s for s, st in status.items() if st in (FAILED, PAUSED)}
                 checking = {s for s in rechecks if status[s] in (PENDING, RUNNING)}
                 for sid, step in plan.steps.items():
@@ -385,7 +425,12 @@ class Runner:
                             continue
                     submit(sid)
                 if not running and (not asking or failed or interrupt["count"]):
-                    break
+                    if interrupt["count"] or not keep_waiting():
+                        break
+                    time.sleep(0.5)
+                    journaled_decisions(force=True)
+                    continue
+                waiting_since.clear()
                 try:
                     message = events.get(timeout=_next_timeout(running, stopping))
                 except queue.Empty:

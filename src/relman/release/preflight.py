@@ -122,16 +122,11 @@ def check_magic(ctx: StepContext) -> dict:
 
 def check_readiness(ctx: StepContext) -> dict:
     """The same verdict as `relman status` (not a weaker copy), stored in the journal."""
-    from datetime import timedelta
-
-    from ..readiness.verdict import assess_branch
-    from ..readiness.waivers import WaiverStore
+    from ..readiness.sources import ReadinessSources, assess_sources
 
     release = release_of(ctx)
-    settings = release.settings.readiness
-    verdict = assess_branch(None, buildbot_url=settings.buildbot, tracker=settings.tracker, cycle=settings.cycle,
-                            waivers=WaiverStore(ctx.resources.get("state_dir")), version=release.version,
-                            idle_after=timedelta(days=settings.idle_days))
+    sources = ReadinessSources.resolve(release.settings.readiness, state_dir=ctx.resources.get("state_dir"))
+    verdict = assess_sources(sources, version=release.version)[0]
     seen = verdict.as_dict()
     featured = seen["featured_problem"]
     summary = f"{verdict.branch}: {verdict.verdict}"

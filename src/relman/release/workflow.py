@@ -8,16 +8,18 @@ from __future__ import annotations
 from ..engine.plan import Plan
 from ..engine.step import Step
 from .build import BUILD_DONE, build_steps
+from .handoff import handoff_steps
 from .post import post_steps
 from .preflight import preflight_steps
+from .publish import PUBLISH_DONE, publish_steps
 from .source import source_steps
 
 WORKFLOW = "release"
 
 
 def release_steps() -> list[Step]:
-    steps = preflight_steps() + source_steps() + build_steps()
-    after_publish = ("source.push-fork", *BUILD_DONE)
+    steps = preflight_steps() + source_steps() + build_steps() + handoff_steps() + publish_steps()
+    after_publish = ("source.push-fork", *BUILD_DONE, *PUBLISH_DONE)
     return steps + post_steps(after_publish)
 
 

@@ -3,6 +3,8 @@
 Each feature module (downloads site and API, dashboard, runs) exposes
 `routes(site: Site) -> list[BaseRoute]`; `create_app` mounts them all beside the static files.
 A module that is not present yet is simply not mounted, so features land independently.
+A module may also define `lifespan(site)`, an async context manager run while the app serves
+(the dashboard's background refresher).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import hmac
 import importlib
 import os
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +53,7 @@ class Site:
     state_dir: Path | None = None          # relman journals shown on /runs/ (None: no runs pages)
     base_url: str = ""                     # public URL prefix used in API URLs and feeds
     options: dict = field(default_factory=dict)  # feature settings (buildbot URL, cycle file…)
+    services: dict = field(default_factory=dict)  # per-feature shared state (caches, refreshers), by feature
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -68,6 +73,10 @@ class Site:
         scheme, _, credentials = header.partition(" ")
         if scheme.lower() != "apikey":
             return None
+        return self.check_credentials(credentials)
+
+    def check_credentials(self, credentials: str) -> str | None:
+        """The user named by a valid `user:key` (from a header or a form field), else None."""
         user, _, key = credentials.strip().partition(":")
         expected = self.api_keys.get(user)
         if expected is None:
@@ -80,21 +89,31 @@ def site_from_environment(data_dir: Path, **kwargs) -> Site:
     return Site(data_dir=data_dir, api_keys=parse_api_keys(os.environ.get(API_KEYS_ENV, "")), **kwargs)
 
 
-def _feature_routes(site: Site) -> list[BaseRoute]:
-    routes: list[BaseRoute] = []
+def _feature_modules() -> list:
+    modules = []
     for name in ROUTE_MODULES:
         try:
-            module = importlib.import_module(name)
+            modules.append(importlib.import_module(name))
         except ModuleNotFoundError as error:
             if error.name == name:
                 continue  # feature not present in this build
             raise
-        routes.extend(module.routes(site))
-    return routes
+    return modules
 
 
 def create_app(site: Site) -> Starlette:
+    modules = _feature_modules()
+    routes: list[BaseRoute] = [route for module in modules for route in module.routes(site)]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for module in modules:
+                if hasattr(module, "lifespan"):
+                    await stack.enter_async_context(module.lifespan(site))
+            yield
+
     static = StaticFiles(packages=[("relman.site", "static")])
-    app = Starlette(routes=[*_feature_routes(site), Mount("/static", app=static, name="static")])
+    app = Starlette(routes=[*routes, Mount("/static", app=static, name="static")], lifespan=lifespan)
     app.state.site = site
     return app

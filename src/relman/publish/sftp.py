@@ -1,0 +1,245 @@
+"""Upload to a server over SFTP (asyncssh), the way a release reaches a downloads server.
+
+- Strict host-key checking: the server's key must be in the configured known_hosts file; an
+  unknown or changed key is refused (never "accept and continue").
+- Parallel transfers on one connection, into a staging folder (`<root>/.relman-staging/<folder>/`,
+  a stable name so a dropped connection resumes: files already staged whole are not sent
+  again), then one atomic `posix-rename` per file into `<root>/<folder>/`.
+- Permissions are changed only where they differ (0644 files, 0755 folders we created).
+- Every file in place is checked with `sha256sum` on the server.
+- Whole trees (the unpacked docs) go as one tar stream over SSH into a staging folder, then
+  replace the old folder with two renames: one round trip instead of one per file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import posixpath
+import shlex
+import tarfile
+import tempfile
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import CheckFailed, TransientError, UsageError
+from .files import PublishedFile
+from .upload import DIR_MODE, FILE_MODE, STAGING, Progress, UploadReport, check_relative, unpack_flat
+
+
+def _import_asyncssh() -> Any:
+    try:
+        import asyncssh
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise UsageError("the SFTP target needs asyncssh", hint="pip install asyncssh") from None
+    return asyncssh
+
+
+class SftpTarget:
+    name = "sftp"
+
+    def __init__(self, host: str, *, port: int = 22, user: str | None = None, known_hosts: str | None = None,
+                 key: str | None = None, root: str, docs_root: str | None = None, parallel: int = 16,
+                 connect_timeout: float = 30.0):
+        if not host:
+            raise UsageError("the SFTP target needs a host", hint="set [publish] sftp_host")
+        self.host, self.port, self.user = host, port, user
+        self.known_hosts = str(Path(known_hosts).expanduser()) if known_hosts else None
+        self.key = str(Path(key).expanduser()) if key else None
+        self.root = root.rstrip("/") or "/"
+        self.docs_root = docs_root
+        self.parallel = max(1, parallel)
+        self.connect_timeout = connect_timeout
+        self.resumed: list[str] = []
+
+    @property
+    def where(self) -> str:
+        return f"{self.user + '@' if self.user else ''}{self.host}:{self.port}"
+
+    # ---- connection ----------------------------------------------------------------------
+    async def _connect(self) -> Any:
+        asyncssh = _import_asyncssh()
+        options: dict[str, Any] = {"port": self.port, "connect_timeout": self.connect_timeout}
+        if self.user:
+            options["username"] = self.user
+        if self.known_hosts:
+            options["known_hosts"] = self.known_hosts     # only these keys; asyncssh refuses others
+        if self.key:
+            options["client_keys"] = [self.key]
+            options["agent_path"] = None
+        try:
+            return await asyncssh.connect(self.host, **options)
+        except asyncssh.HostKeyNotVerifiable as error:
+            raise CheckFailed(f"the host key of {self.where} is not the one in "
+                              f"{self.known_hosts or '~/.ssh/known_hosts'}: refusing to connect ({error})",
+                              hint="if the server's key really changed, check its fingerprint out of band and "
+                                   "update known_hosts; otherwise someone may be in the middle") from None
+        except asyncssh.PermissionDenied as error:
+            raise UsageError(f"{self.where} refused the login: {error}",
+                             hint="check [publish] sftp_user and sftp_key") from None
+        except (OSError, asyncssh.Error) as error:
+            raise TransientError(f"cannot connect to {self.where}: {error}", hint="run again to retry") from None
+
+    def _run(self, coro: Any) -> Any:
+        asyncssh = _import_asyncssh()
+        try:
+            return asyncio.run(coro)
+        except (asyncssh.ConnectionLost, asyncssh.DisconnectError, asyncssh.ChannelOpenError,
+                ConnectionError, BrokenPipeError) as error:
+            raise TransientError(f"the connection to {self.where} dropped: {error}",
+                                 hint="run again: files already staged whole are not sent again") from None
+        except asyncssh.SFTPError as error:
+            raise TransientError(f"SFTP error on {self.where}: {error}", hint="run again to retry") from None
+
+    # ---- files ---------------------------------------------------------------------------
+    def _paths(self, folder: str) -> tuple[str, str]:
+        folder = check_relative(folder)
+        return posixpath.join(self.root, folder), posixpath.join(self.root, STAGING, folder)
+
+    async def _digests(self, conn: Any, folder: str, names: Sequence[str]) -> dict[str, str]:
+        if not names:
+            return {}
+        command = "cd " + shlex.quote(folder) + " && sha256sum -- " + " ".join(shlex.quote(n) for n in names)
+        result = await conn.run(command, check=False)
+        digests = {}
+        for line in str(result.stdout or "").splitlines():
+            digest, _, name = line.partition("  ")
+            if len(digest) == 64:
+                digests[name.lstrip("*")] = digest
+        return digests
+
+    async def _missing(self, conn: Any, sftp: Any, dest: str, files: Sequence[PublishedFile]) -> list[PublishedFile]:
+        present = [f.name for f in files if await _size(sftp, posixpath.join(dest, f.name)) == f.size]
+        digests = await self._digests(conn, dest, present)
+        return [f for f in files if digests.get(f.name) != f.sha256]
+
+    def missing(self, folder: str, files: Sequence[PublishedFile]) -> list[PublishedFile]:
+        dest, _ = self._paths(folder)
+
+        async def go() -> list[PublishedFile]:
+            async with await self._connect() as conn, conn.start_sftp_client() as sftp:
+                return await self._missing(conn, sftp, dest, files)
+
+        return self._run(go())
+
+    def upload(self, folder: str, files: Sequence[PublishedFile], progress: Progress | None = None) -> UploadReport:
+        dest, staging = self._paths(folder)
+        return self._run(self._upload(dest, staging, files, progress))
+
+    async def _upload(self, dest: str, staging: str, files: Sequence[PublishedFile],
+                      progress: Progress | None) -> UploadReport:
+        async with await self._connect() as conn, conn.start_sftp_client() as sftp:
+            todo = await self._missing(conn, sftp, dest, files)
+            report = UploadReport(already=sorted({f.name for f in files} - {f.name for f in todo}))
+            if not todo:
+                return report
+            for path in (dest, staging):
+                created = not await sftp.exists(path)
+                await sftp.makedirs(path, exist_ok=True)
+                if created:
+                    await _chmod_if_needed(sftp, path, DIR_MODE)
+            limit = asyncio.Semaphore(self.parallel)
+            done = 0
+            self.resumed = []
+
+            async def put(f: PublishedFile) -> None:
+                nonlocal done
+                target = posixpath.join(staging, f.name)
+                async with limit:
+                    staged = await _size(sftp, target) == f.size
+                    if staged:
+                        self.resumed.append(f.name)
+                    else:
+                        await sftp.put(str(f.source), target)
+                    await _chmod_if_needed(sftp, target, FILE_MODE)
+                done += 1
+                report.bytes += 0 if staged else f.size
+                if progress:
+                    progress(done, len(todo), f.name)
+
+            await asyncio.gather(*(put(f) for f in todo))
+            staged_digests = await self._digests(conn, staging, [f.name for f in todo])
+            wrong = [f.name for f in todo if staged_digests.get(f.name) != f.sha256]
+            if wrong:
+                for name in wrong:       # a torn file from an earlier attempt: send it again next time
+                    await sftp.remove(posixpath.join(staging, name))
+                raise TransientError(f"{len(wrong)} staged file(s) on {self.where} do not match their "
+                                     f"manifest digests: {', '.join(wrong)}", hint="run again to re-send them")
+            for f in todo:
+                await sftp.posix_rename(posixpath.join(staging, f.name), posixpath.join(dest, f.name))
+                report.uploaded.append(f.name)
+            return report
+
+    # ---- trees ---------------------------------------------------------------------------
+    def upload_tree(self, local: Path, dest: str) -> int:
+        """Send a whole folder as one tar stream and swap it in place of `dest` (absolute)."""
+        return self._run(self._upload_tree(Path(local), dest))
+
+    async def _upload_tree(self, local: Path, dest: str) -> int:
+        stream, count = _tar_tree(local)
+        parent = posixpath.dirname(dest.rstrip("/"))
+        token = uuid.uuid4().hex[:8]
+        staging = posixpath.join(parent, f".{posixpath.basename(dest)}.staging-{token}")
+        old = posixpath.join(parent, f".{posixpath.basename(dest)}.old-{token}")
+        q = shlex.quote
+        script = (f"set -e; mkdir -p {q(staging)} && tar -x --no-same-owner --no-same-permissions -f - -C {q(staging)}"
+                  f" && chmod 0755 {q(staging)}"
+                  f" && if [ -e {q(dest)} ]; then mv {q(dest)} {q(old)}; fi && mv {q(staging)} {q(dest)}"
+                  f" && rm -rf {q(old)}")
+        async with await self._connect() as conn:
+            result = await conn.run(script, input=stream, encoding=None, check=False)
+            if result.exit_status != 0:
+                await conn.run(f"rm -rf {q(staging)}", check=False)
+                raise CheckFailed(f"unpacking into {dest} on {self.where} failed (exit {result.exit_status}): "
+                                  f"{(result.stderr or b'').decode(errors='replace')[-500:]}")
+        return count
+
+    def unpack_docs(self, archive: Path, dest: str) -> str:
+        if not self.docs_root:
+            raise UsageError("no docs folder configured for the SFTP target", hint="set [publish] sftp_docs_root")
+        final = posixpath.join(self.docs_root, check_relative(dest))
+        with tempfile.TemporaryDirectory(prefix="relman-docs-") as tmp:
+            unpack_flat(archive, Path(tmp))
+            self.upload_tree(Path(tmp), final)
+        return f"{self.where}:{final}"
+
+    def close(self) -> None:
+        pass
+
+
+def _tar_tree(local: Path) -> tuple[bytes, int]:
+    """The regular files under `local` as one tar (modes 0644, no owners, no links)."""
+    buffer = io.BytesIO()
+    count = 0
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path in sorted(local.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                info = tar.gettarinfo(str(path), arcname=path.relative_to(local).as_posix())
+                info.mode, info.uid, info.gid, info.uname, info.gname = 0o644, 0, 0, "", ""
+                with open(path, "rb") as handle:
+                    tar.addfile(info, handle)
+                count += 1
+    return buffer.getvalue(), count
+
+
+async def _size(sftp: Any, path: str) -> int | None:
+    asyncssh = _import_asyncssh()
+    try:
+        return (await sftp.stat(path)).size
+    except asyncssh.SFTPNoSuchFile:
+        return None
+
+
+async def _chmod_if_needed(sftp: Any, path: str, mode: int) -> None:
+    asyncssh = _import_asyncssh()
+    attrs = await sftp.stat(path)
+    if attrs.permissions is not None and (attrs.permissions & 0o777) != mode:
+        try:
+            await sftp.chmod(path, mode)
+        except asyncssh.SFTPPermissionDenied:
+            return   # not ours to change (another user's folder): leave it as it is
+
+
+__all__ = ["SftpTarget"]

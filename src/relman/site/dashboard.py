@@ -1,0 +1,259 @@
+"""`/`: the release status dashboard — each branch's readiness verdict, kept fresh in the background.
+
+The verdicts come from the same library call as `relman status` (`readiness.sources`). A page
+view never waits on Buildbot: a background task refreshes the verdicts and renders the page
+once per refresh; requests are answered from those bytes (with an ETag, so the page's small
+polling script gets 304s until something changed).
+
+Freshness: the refresher re-judges every `refresh_s` seconds (5 by default, so the page is at
+most that plus one fetch behind Buildbot), and sooner when the master says something
+happened: it follows Buildbot's server-sent events (`/sse/listen/builds/*/finished`, and
+workers connecting or going away). The tracker is read less often (`tracker_refresh_s`, 60 s)
+because GitHub rations its API; the schedule file is re-read on every refresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ..ci.buildbot import api_root
+from ..errors import RelmanError
+from ..readiness.blockers import Issue
+from ..readiness.severity import Severity
+from ..readiness.sources import ReadinessSources, assess_sources_async
+from ..readiness.verdict import Verdict
+from .app import Site
+from .cache import cached_response, etag_of, install_filters, verdict_class
+
+log = logging.getLogger("relman.site.dashboard")
+
+DEFAULT_REFRESH_S = 5.0
+DEFAULT_TRACKER_REFRESH_S = 60.0
+DEBOUNCE_S = 0.3          # Buildbot events come in bursts: judge once per burst
+
+
+def sources_of(site: Site) -> ReadinessSources:
+    """The readiness sources the site was started with (`relman serve --buildbot … --cycle …`)."""
+    found = site.options.get("readiness")
+    if isinstance(found, ReadinessSources):
+        return found
+    return ReadinessSources.resolve(None, buildbot=site.options.get("buildbot"), tracker=site.options.get("tracker"),
+                                    cycle=site.options.get("cycle"), state_dir=site.state_dir)
+
+
+@dataclass
+class Snapshot:
+    """One refresh: the verdicts and when they were judged, or why they could not be."""
+
+    verdicts: list[Verdict] = field(default_factory=list)
+    judged_at: datetime | None = None
+    error: str | None = None
+    error_at: datetime | None = None
+    refreshes: int = 0
+
+
+class DashboardState:
+    """The cached dashboard: the latest snapshot and its rendered page and fragment."""
+
+    def __init__(self, site: Site):
+        self.site = site
+        install_filters(site.templates)
+        self.sources = sources_of(site)
+        self.refresh_s = float(site.options.get("refresh_s", DEFAULT_REFRESH_S))
+        self.tracker_refresh_s = float(site.options.get("tracker_refresh_s", DEFAULT_TRACKER_REFRESH_S))
+        self.cached = bool(site.options.get("cache", True))
+        self.snapshot = Snapshot()
+        self.following = "not started"     # how the refresher learns of changes (shown on the page)
+        self._issues: list[Issue] | None = None
+        self._issues_at = 0.0
+        self._wake = asyncio.Event()
+        self._pages: dict[str, tuple[bytes, str]] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._render()
+
+    # ---- refreshing ----------------------------------------------------------------------
+    async def refresh(self) -> Snapshot:
+        """Judge every branch once and re-render; a failure keeps the last good verdicts."""
+        snap = self.snapshot
+        try:
+            issues = await self._tracker_issues()
+            verdicts = await assess_sources_async(self.sources, issues=issues)
+        except RelmanError as error:
+            self.snapshot = Snapshot(snap.verdicts, snap.judged_at, str(error).splitlines()[0],
+                                     snap.error_at if snap.error else datetime.now(tz=UTC), snap.refreshes + 1)
+        else:
+            self.snapshot = Snapshot(verdicts, datetime.now(tz=UTC), refreshes=snap.refreshes + 1)
+        self._render()
+        return self.snapshot
+
+    async def _tracker_issues(self) -> list[Issue] | None:
+        client = self.sources.tracker_client()
+        if client is None:
+            return None
+        if self._issues is None or time.monotonic() - self._issues_at >= self.tracker_refresh_s:
+            self._issues = list(await client.blockers())
+            self._issues_at = time.monotonic()
+        return self._issues
+
+    def wake(self) -> None:
+        """Something changed on Buildbot: judge again soon."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """The refresher: forever, every `refresh_s` or sooner when woken."""
+        while True:
+            started = time.monotonic()
+            try:
+                await self.refresh()
+            except Exception:  # a bug in one refresh must not stop the dashboard
+                log.exception("dashboard refresh failed")
+            self._wake.clear()
+            remaining = self.refresh_s - (time.monotonic() - started)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(remaining, 0.05))
+                await asyncio.sleep(DEBOUNCE_S)
+
+    async def follow_buildbot(self) -> None:
+        """Wake the refresher on Buildbot's own notifications (server-sent events); polling
+        goes on regardless, so a master without them, or a dropped stream, only costs latency."""
+        if not self.sources.buildbot:
+            self.following = f"schedule and tracker only, every {self.refresh_s:g} s"
+            return
+        root = api_root(self.sources.buildbot).removesuffix("/api/v2")
+        delay = 1.0
+        while True:
+            try:
+                async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None)) as client, \
+                        client.stream("GET", f"{root}/sse/listen/builds/*/finished") as response:
+                    response.raise_for_status()
+                    event = ""
+                    async for line in response.aiter_lines():
+                        if line.startswith("event:"):
+                            event = line[6:].strip()
+                        elif line.startswith("data:") and event == "handshake":
+                            consumer = line[5:].strip()
+                            await client.get(f"{root}/sse/add/{consumer}/workers/*/*")
+                            self.following = f"Buildbot events, and every {self.refresh_s:g} s"
+                            delay = 1.0
+                        elif line.startswith("data:"):
+                            self.wake()
+            except (httpx.HTTPError, OSError):
+                pass
+            self.following = f"polling Buildbot every {self.refresh_s:g} s"
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
+
+    # ---- rendering -----------------------------------------------------------------------
+    def context(self) -> dict[str, Any]:
+        snap = self.snapshot
+        return {"snapshot": snap, "branches": [branch_view(v) for v in snap.verdicts], "sources": self.sources,
+                "following": self.following, "refresh_s": self.refresh_s}
+
+    def _render(self) -> None:
+        ctx = self.context()
+        templates = self.site.templates
+        for name, template in (("page", "dashboard.html"), ("fragment", "dashboard_verdicts.html")):
+            body = templates.get_template(template).render(request=None, **ctx).encode()
+            self._pages[name] = (body, etag_of(body))
+
+    def start(self) -> None:
+        """Start the refresher and the Buildbot follower in the running loop (once)."""
+        if self._tasks and not all(t.done() for t in self._tasks):
+            return
+        self._tasks = [asyncio.create_task(self.run(), name="dashboard-refresher"),
+                       asyncio.create_task(self.follow_buildbot(), name="dashboard-buildbot-events")]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def page(self, name: str) -> tuple[bytes, str]:
+        self.start()            # served without a lifespan (an embedding app): start on first view
+        if not self.cached:     # the benchmark's peer: judge and render for every request
+            await self.refresh()
+        return self._pages[name]
+
+    def as_json(self) -> dict[str, Any]:
+        snap = self.snapshot
+        return {"verdicts": [v.as_dict() for v in snap.verdicts],
+                "judged_at": snap.judged_at.isoformat(timespec="seconds") if snap.judged_at else None,
+                "error": snap.error, "refreshes": snap.refreshes, "following": self.following}
+
+
+def problem_class(severity: Severity) -> str:
+    """A problem's colour: red blocks, amber is a concern, green is no problem, and problems
+    that count against nothing (warnings of unstable builders, disconnected ones) are "minor"."""
+    if severity == Severity.NO_INFO:
+        return "na"
+    if severity == Severity.NO_PROBLEM:
+        return "releasable"
+    if severity < Severity.CONCERNING:
+        return "minor"
+    return verdict_class(severity.verdict)
+
+
+def branch_view(verdict: Verdict) -> dict[str, Any]:
+    """What the template shows for one branch (problems as plain dicts, the featured one first)."""
+    data = verdict.as_dict()
+    featured = verdict.featured_problem
+    show_featured = featured is not None and featured.effective_severity > Severity.NO_PROBLEM
+    groups = []
+    by_label: dict[str, list[dict[str, Any]]] = {}
+    for problem in verdict.problems:
+        by_label.setdefault(problem.label, []).append(problem.as_dict())
+    for group in verdict.groups:
+        groups.append({"description": group.description, "count": group.count,
+                       "verdict_class": problem_class(group.severity),
+                       "open": group.severity >= Severity.CONCERNING,
+                       "problems": by_label.get(group.description, [])})
+    return {**data, "verdict_class": verdict_class(verdict.verdict),
+            "featured": featured.as_dict() if show_featured and featured is not None else None,
+            "featured_class": problem_class(featured.effective_severity) if featured is not None else "na",
+            "group_views": groups}
+
+
+def _state(site: Site) -> DashboardState:
+    state = site.services.get("dashboard")
+    if state is None:
+        state = site.services["dashboard"] = DashboardState(site)
+    return state
+
+
+def routes(site: Site) -> list[BaseRoute]:
+    async def dashboard(request: Request) -> Response:
+        return cached_response(request, *await _state(site).page("page"))
+
+    async def fragment(request: Request) -> Response:
+        return cached_response(request, *await _state(site).page("fragment"))
+
+    async def status_json(request: Request) -> Response:
+        return JSONResponse(_state(site).as_json(), headers={"Cache-Control": "no-cache"})
+
+    return [Route("/", dashboard, name="dashboard"),
+            Route("/status/fragment", fragment, name="dashboard-fragment"),
+            Route("/status.json", status_json, name="dashboard-json")]
+
+
+@contextlib.asynccontextmanager
+async def lifespan(site: Site) -> AsyncIterator[None]:
+    """While the app serves: the refresher, and the Buildbot follower that wakes it."""
+    state = _state(site)
+    state.start()
+    try:
+        yield
+    finally:
+        await state.stop()
