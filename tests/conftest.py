@@ -40,5 +40,11 @@ def _git_identity(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / "gitconfig"))
 
 
+@pytest.fixture(autouse=True)
+def _own_cache(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never read or fill the user's cache (~/.cache/relman); they share one of their own."""
+    monkeypatch.setenv("RELMAN_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "relman-cache"))
+
+
 def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()

@@ -73,6 +73,53 @@ class BuildSettings(_Section):
     timeout_s: float = 1800.0
 
 
+class EmailChannel(_Section):
+    sender: str | None = None                  # From: (e.g. "Hugo <hugo@python.org>")
+    to: list[str] = Field(default_factory=list)   # the mailing lists
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    starttls: bool = False
+    user_env: str | None = None                # env vars naming the SMTP login (never the values)
+    password_env: str | None = None
+
+
+class MastodonChannel(_Section):
+    url: str | None = None                     # the instance, e.g. https://mastodon.social
+    token_env: str = "MASTODON_TOKEN"
+    visibility: Literal["public", "unlisted", "private", "direct"] = "public"
+
+
+class DiscourseChannel(_Section):
+    url: str | None = None                     # e.g. https://discuss.python.org
+    api_key_env: str = "DISCOURSE_API_KEY"
+    username: str | None = None                # Api-Username
+    category: int | None = None                # a new topic in this category…
+    topic_id: int | None = None                # …or a reply in this topic
+
+
+class LivePosts(_Section):
+    enabled: bool = False                      # short posts at milestones during a run
+    channel: Literal["feed", "mastodon", "discourse"] = "feed"
+    feed: str | None = None                    # the local feed file (default: <work dir>/live-feed.jsonl)
+
+
+class AnnounceSettings(_Section):
+    templates: str | None = None               # a folder whose templates override the built-in ones
+    drafts_dir: str | None = None              # default: <work dir>/announce
+    channels: list[Literal["email", "mastodon", "discourse"]] = Field(default_factory=list)
+    release_manager: str | None = None         # default: the schedule's release manager
+    release_page: str = "https://www.python.org/downloads/release/python-{nickname}/"
+    downloads_url: str = "https://www.python.org/downloads/"
+    changelog_url: str = "https://docs.python.org/{xy}/whatsnew/changelog.html"
+    platform_experts: list[str] = Field(default_factory=list)   # hand-off mail recipients
+    handoff_drop: str | None = None            # where platform experts deliver their files
+    timeout_s: float = 20.0
+    email: EmailChannel = Field(default_factory=EmailChannel)
+    mastodon: MastodonChannel = Field(default_factory=MastodonChannel)
+    discourse: DiscourseChannel = Field(default_factory=DiscourseChannel)
+    live: LivePosts = Field(default_factory=LivePosts)
+
+
 class PublishSettings(_Section):
     """Where a release goes after the build: upload target, downloads site, CDN, platform hand-offs."""
 
@@ -115,6 +162,7 @@ class Settings(_Section):
     readiness: ReadinessSettings = Field(default_factory=ReadinessSettings)
     signing: SigningSettings = Field(default_factory=SigningSettings)
     build: BuildSettings = Field(default_factory=BuildSettings)
+    announce: AnnounceSettings = Field(default_factory=AnnounceSettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)
     secrets: list[str] = Field(default_factory=list)   # environment variable names holding secrets
     artifacts_dir: str | None = None

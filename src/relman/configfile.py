@@ -31,8 +31,13 @@ def read_repo_config(repo: Path) -> tuple[dict[str, Any], str | None]:
         return read_toml(path), str(path)
     pyproject = repo / "pyproject.toml"
     if pyproject.is_file():
-        tool = read_toml(pyproject).get("tool", {}).get("relman")
+        tools = read_toml(pyproject).get("tool", {})
+        tool = tools.get("relman") if isinstance(tools, dict) else None
         if tool is not None:
+            if not isinstance(tool, dict):
+                raise ConfigError("[tool.relman] must be a table of settings, not a "
+                                  f"{type(tool).__name__}", where=str(pyproject),
+                                  hint="see docs/configuration.md for every setting")
             return tool, f"{pyproject} [tool.relman]"
     return {}, None
 

@@ -117,3 +117,22 @@ def is_transient(error: BaseException) -> bool:
     if any(marker in text for marker in PERMANENT_MARKERS):
         return False
     return any(marker in text for marker in TRANSIENT_MARKERS)
+
+
+class StorageError(RelmanError):
+    """The disk refused a write: no space left, over quota, read-only (exit 1; fix and re-run)."""
+
+    exit_code = 1
+
+
+# errno values that mean "the machine's storage said no", not "relman has a bug".
+STORAGE_ERRNOS = frozenset({28, 122, 30})  # ENOSPC, EDQUOT, EROFS
+
+
+def storage_error(error: OSError, path: object) -> StorageError:
+    """A person's message for a refused write of `path`."""
+    reason = {28: "no space left on the device", 122: "disk quota exceeded",
+              30: "the file system is read-only"}.get(error.errno or 0, error.strerror or str(error))
+    return StorageError(f"cannot write {path}: {reason}",
+                        hint="free some space (or choose another folder), then run the same command again")
+

@@ -28,7 +28,8 @@ def reference(news: Path, hint: str | None = None) -> str:
 
 
 def merged(news: Path, jobs: int, hint: str | None = None) -> tuple[str, list]:
-    blocks, problems = fast.merge_blocks(news, next_label=hint, jobs=jobs)
+    # No cache: these tests are about rendering (serial and forked), not about remembering it.
+    blocks, problems = fast.merge_blocks(news, next_label=hint, jobs=jobs, cache=None)
     return join_blocks(blocks), problems
 
 

@@ -75,3 +75,22 @@ def test_long_words_are_never_broken():
     url = "https://example.org/" + "segment-" * 20
     out = wrap_body(f"see {url} now", "- ", "  ")
     assert out == f"- see\n  {url}\n  now\n"
+
+
+ODD_TEXTS = st.lists(st.sampled_from(["a", "word", "x" * 40, "y" * 90, " ", "  ", "\t", "\t\t", "\n", "\r",
+                                      "\x0b", "\x0c", "\xa0", "\u3000", "\x1c", "a\xa0b", "\u2009"]),
+                     min_size=1, max_size=80).map("".join).map(str.strip).filter(bool)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ODD_TEXTS, st.sampled_from([("", ""), ("- ", "  "), ("  ", "  ")]))
+def test_odd_space_filling_is_textwrap_filling(text, indents):
+    """The fast route for tabs and other odd whitespace fills exactly as textwrap does."""
+    import textwrap
+
+    from relman.news.wrap import WIDTH, _odd_fill
+
+    first, rest = indents
+    expected = textwrap.TextWrapper(width=WIDTH, break_long_words=False, break_on_hyphens=False,
+                                    initial_indent=first, subsequent_indent=rest).wrap(text)
+    assert _odd_fill(text, first, rest) == expected

@@ -146,3 +146,30 @@ def test_a_gate_is_approved_by_clicking_and_the_run_goes_on(browser, tmp_path: P
     assert result.status == "done"
     approval = run.journal.approvals(run.run_id)["push-upstream"]
     assert (approval["who"], approval["how"]) == ("rm", "web:127.0.0.1")
+
+
+def test_release_page_renders_in_chromium(browser, tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from .downloads_helpers import AUTH, file_body, make_site, seed
+
+    api = "/api/v1/downloads/"
+
+    site = make_site(tmp_path)
+    app = create_app(site)
+    with TestClient(app) as client:                 # register a release through the API, as publishing does
+        uris = seed(client, published=True)
+        tarball = "https://downloads.example.org/ftp/python/3.14.0/Python-3.14.0rc1.tar.xz"
+        response = client.post(api + "release_file/", headers=AUTH, json=file_body(
+            uris, "XZ compressed source tarball", tarball, button=True, gpg_signature_file=tarball + ".asc",
+            sbom_spdx2_file=tarball + ".spdx.json", filesize=23_000_000))
+        assert response.status_code == 201, response.text
+    with serving(app) as url:
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(url + "/downloads/release/python-3140rc1/")
+        assert "Python 3.14.0rc1" in page.locator("h1").inner_text()
+        button = page.locator(".download-button a.button.primary")
+        assert button.get_attribute("href") == tarball
+        assert page.locator(f'a[href="{tarball}.asc"]').count() == 1
+        screenshot(page, "release-page")
+        page.close()

@@ -86,7 +86,7 @@ def test_the_dashboard_follows_the_masters_events(cpython_like_master, tmp_path:
     _, app = dashboard_app(tmp_path, cpython_like_master.url, refresh_s=600)
     with TestClient(app) as client:
         first = judged(client)
-        wait_until(lambda: "Buildbot events" in client.get("/status.json").json()["following"],
+        wait_until(lambda: client.get("/status.json").json()["buildbot_events"],
                    "the event stream to be followed")
         cpython_like_master.force(["Sandbox"], outcome="0")    # no branch tag: verdicts stay as they are
         later = judged(client, after=first["refreshes"])
@@ -111,6 +111,13 @@ def test_a_page_view_never_waits_on_buildbot(tmp_path: Path) -> None:
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
+
+    def release_the_master() -> None:
+        stop.set()
+        thread.join(5)
+        listener.close()               # first: retries are refused, not held again
+        for conn in held:
+            conn.close()
     try:
         _, app = dashboard_app(tmp_path, f"http://127.0.0.1:{listener.getsockname()[1]}/")
         with TestClient(app) as client:
@@ -118,12 +125,9 @@ def test_a_page_view_never_waits_on_buildbot(tmp_path: Path) -> None:
             page = client.get("/")
             assert page.status_code == 200 and "Not judged yet" in page.text
             assert client.get("/status.json").json()["refreshes"] == 0     # still waiting on the master
+            release_the_master()           # (so the judging thread ends before the app stops)
     finally:
-        stop.set()
-        thread.join(5)
-        for conn in held:
-            conn.close()
-        listener.close()
+        release_the_master()
 
 
 def test_an_unreachable_master_is_reported_on_the_page(tmp_path: Path) -> None:

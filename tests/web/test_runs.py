@@ -95,7 +95,8 @@ def test_step_page_shows_a_job_log_only_from_the_runs_own_work_folder(state: Pat
 def test_live_fragment_is_304_until_the_run_advances(state: Path, tmp_path: Path) -> None:
     flow = Workflow()
     run = LiveRun(state, flow, wait_s=0.0).start()
-    wait_until(lambda: run.step_status("build.archive") == "running", "the build step")
+    wait_until(lambda: any(e["kind"] == "log" and e["step_id"] == "build.archive"
+                           for e in Journal(state / "relman.db").events(run.run_id)), "the build step to wait")
     with client_for(state, tmp_path) as client:
         url = f"/runs/{run.run_id}/fragment"
         first = client.get(url)

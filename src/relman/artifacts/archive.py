@@ -46,7 +46,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from .. import __version__
-from ..errors import CheckFailed, UsageError
+from ..errors import STORAGE_ERRNOS, CheckFailed, UsageError, storage_error
 from ..vcs import Git
 from ..version import Version
 from .manifest import SOURCE, ArtifactProfile, expected_files, get_profile
@@ -374,12 +374,18 @@ def write_file(path: Path, data: bytes) -> BuiltFile:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     digest = hashlib.sha256()
     view = memoryview(data)
-    with open(tmp, "wb") as out:
-        for i in range(0, len(data), _CHUNK):
-            piece = view[i:i + _CHUNK]
-            digest.update(piece)
-            out.write(piece)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as out:
+            for i in range(0, len(data), _CHUNK):
+                piece = view[i:i + _CHUNK]
+                digest.update(piece)
+                out.write(piece)
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)  # no half-written file left behind
+        if error.errno in STORAGE_ERRNOS:
+            raise storage_error(error, path) from None
+        raise
     return BuiltFile(path.name, path, len(data), digest.hexdigest())
 
 

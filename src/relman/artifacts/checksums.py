@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..errors import CheckFailed
+from ..errors import STORAGE_ERRNOS, CheckFailed, storage_error
 
 _LINE = re.compile(r"^(?P<digest>[0-9a-f]{64}) (?P<mode>[ *])(?P<name>.+)$")
 
@@ -44,8 +44,14 @@ def write_sha256sums(path: Path, digests: Mapping[str, str]) -> Path:
     """Write SHA256SUMS atomically; `digests` maps file name → hex SHA-256."""
     text = sha256sums_text(digests)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        if error.errno in STORAGE_ERRNOS:
+            raise storage_error(error, path) from None
+        raise
     return path
 
 

@@ -211,9 +211,10 @@ class BuildbotClient:
                                        if response.status_code == 404 else None)
         try:
             data = json.loads(response.content)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
             raise ExternalServiceError(
-                f"Buildbot {url}: malformed or truncated JSON ({error}; {len(response.content)} bytes received)",
+                f"Buildbot {url}: malformed or truncated JSON ({str(error)[:80]}; "
+                f"{len(response.content)} bytes received)",
                 hint="the master or a proxy in front of it sent a broken answer; try again") from None
         if key is None:
             return data

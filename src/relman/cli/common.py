@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ..errors import RelmanError
+from ..errors import STORAGE_ERRNOS, RelmanError, storage_error
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PAUSED = 0, 1, 2, 3
 
@@ -45,6 +45,12 @@ class RelmanGroup(click.Group):
         except RelmanError as error:
             render_error(error, want_json_from(ctx))
             ctx.exit(error.exit_code)
+        except OSError as error:
+            if error.errno not in STORAGE_ERRNOS:
+                raise  # anything else is a bug: keep its traceback
+            failure = storage_error(error, error.filename or "a file")
+            render_error(failure, want_json_from(ctx))
+            ctx.exit(failure.exit_code)
         except KeyboardInterrupt:
             click.secho("interrupted: the run is journaled; run the same command again to resume",
                         fg="yellow", err=True)

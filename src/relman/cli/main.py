@@ -36,6 +36,8 @@ COMMAND_MODULES = {
     "verify": "verify_cmd",
     "status": "status_cmd",
     "waive": "waive_cmd",
+    "schedule": "schedule_cmd",
+    "announce": "announce_cmd",
     "serve": "serve_cmd",
 }
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..announce.diary import diary_json, diary_markdown
+from ..announce.diary import FORMATS, render_diary
 from ..engine.journal import Journal
 from ..engine.runner import ApprovalPolicy
 from ..errors import UsageError
@@ -88,10 +88,13 @@ def plan_command(version: str, repo: str, config_file: str | None, state_dir: st
 @click.option("--executor", type=click.Choice(["local", "buildbot"]), default=None,
               help="Where build jobs run (overrides [build] executor).")
 @click.option("--buildbot-url", default=None, help="The Buildbot master for --executor buildbot.")
+@click.option("--wait-for-gates", "wait_minutes", type=click.FloatRange(0), default=0.0, metavar="MINUTES",
+              help="When only unanswered gates are left, keep the run alive this long for a decision made in "
+                   "the web app (relman serve) or another terminal, instead of pausing at once.")
 @json_option
 def run_command(version: str, repo: str, config_file: str | None, state_dir: str | None, approve_all: bool, approve: str, fresh: bool,
                 accept_changes: bool, no_input: bool, jobs: int, executor: str | None, buildbot_url: str | None,
-                as_json: bool) -> None:
+                wait_minutes: float, as_json: bool) -> None:
     """Run the release of VERSION, or resume it where it stopped.
 
     Every step is journaled; running the same command again resumes by step id, never
@@ -109,7 +112,8 @@ def run_command(version: str, repo: str, config_file: str | None, state_dir: str
     interactive = sys.stdin.isatty() and not no_input and not as_json
     policy = ApprovalPolicy(approve_all=approve_all, approve=frozenset(g.strip() for g in approve.split(",") if g.strip()),
                             policy=frozenset(session.settings.gates.policy),
-                            policy_name=session.settings.gates.policy_name, interactive=interactive)
+                            policy_name=session.settings.gates.policy_name, interactive=interactive,
+                            wait_s=wait_minutes * 60)
     result = session.run(approvals=policy, fresh=fresh, accept_changes=accept_changes, as_json=as_json,
                          max_parallel=jobs)
     if as_json:
@@ -169,12 +173,13 @@ def show_command(run_id: int, state_dir: str | None, as_json: bool) -> None:
 @click.command("report")
 @click.argument("run_id", type=int)
 @state_option
-@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True,
+              help="md: the story; svg: the timeline; html: both; json: the facts.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to a file.")
 def report_command(run_id: int, state_dir: str | None, fmt: str, output: str | None) -> None:
-    """The release diary of a run: a timeline of its steps, gates and incidents."""
+    """The release diary of a run: its story by milestone, a timeline, gates, waits and incidents."""
     journal = _open_journal(state_dir)
-    text = diary_markdown(journal, run_id) if fmt == "md" else diary_json(journal, run_id)
+    text = render_diary(journal, run_id, fmt)
     if output:
         Path(output).write_text(text)
         click.echo(f"wrote {output}")

@@ -102,9 +102,11 @@ def run_demo(root: Path, *, version: str | None = None, fresh: bool = False, exe
     root, v, _ = prepare(root, version, fresh)
     # Only endpoints and the rehearsal's own key differ from the sample's committed relman.toml.
     overrides = {"build": {"executor": executor}, "readiness": {"cycle": str(root / "release-cycle.json")},
-                 "signing": demo_signing(root)}
+                 "signing": demo_signing(root),
+                 "announce": {"live": {"enabled": True, "feed": str(root / "live-feed.jsonl")}}}
     policy = ApprovalPolicy(policy=frozenset({"*"}), policy_name=DEMO_POLICY)
-    with build_workers(root, executor) as buildbot, demo_publishing(root, v) as publishing:
+    with build_workers(root, executor) as buildbot, \
+            demo_publishing(root, v, buildbot.url if buildbot is not None else None) as publishing:
         overrides["publish"] = publishing.settings(root)
         if buildbot is not None:
             overrides["build"] = {"executor": "buildbot", "buildbot_url": buildbot.url}
@@ -140,11 +142,12 @@ def build_workers(root: Path, executor: str) -> Iterator[Any]:
 
 
 def write_report(session: ReleaseSession, run_id: int, path: Path) -> None:
-    from ..announce.diary import diary_markdown
+    from ..announce.diary import render_diary
     from ..engine.journal import Journal
 
     journal = Journal(session.db_path)
     try:
-        path.write_text(diary_markdown(journal, run_id))
+        path.write_text(render_diary(journal, run_id, "md"))
+        path.with_suffix(".svg").write_text(render_diary(journal, run_id, "svg"))
     finally:
         journal.close()

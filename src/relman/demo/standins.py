@@ -188,7 +188,7 @@ class DemoPublishing:
 
 
 @contextmanager
-def demo_publishing(root: Path, version: Version) -> Iterator[DemoPublishing]:
+def demo_publishing(root: Path, version: Version, buildbot_url: str | None = None) -> Iterator[DemoPublishing]:
     """Start the site, the purge recorder and the stand-in builders; stop them afterwards."""
     site_dir = root / "site"
     site_dir.mkdir(parents=True, exist_ok=True)
@@ -199,7 +199,7 @@ def demo_publishing(root: Path, version: Version) -> Iterator[DemoPublishing]:
     key = secrets.token_hex(16)
     # The whole web app: downloads, plus the dashboard and the runs of this rehearsal.
     site = SiteServer(site_dir, root / "downloads", {"rm": key}, ports.get("site"), state_dir=root / "state",
-                      options={"cycle": str(root / "release-cycle.json")}).start()
+                      options={"cycle": str(root / "release-cycle.json"), "buildbot": buildbot_url}).start()
     cdn = PurgeRecorder(root / "cdn" / "purges.jsonl", ports.get("cdn")).start()
     ports_file.write_text(json.dumps({"site": site.port, "cdn": cdn.httpd.server_address[1]}) + "\n")
     builders = StandInBuilders(root / "work" / "handoff").start()

@@ -27,6 +27,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from .cache import VersionCache, cache_dir
 from .fragments import (_FORBIDDEN_START, _LIST_START, _TIDY_META, LOWEST_GH_ISSUE, Problem, _valid_quick,
                         read_text)
 from .render import (UNRELEASED_DATE, entry_text, fill_line, issue_prefix, load_fragment, load_next,
@@ -381,15 +382,51 @@ def _receive(payload: bytes, count: int) -> list[str] | None:
     return blocks
 
 
-def merge_blocks(news_dir: Path | str, *, next_label: str | None = None,
-                 jobs: int | None = None) -> tuple[list[str], list[Problem]]:
+_DEFAULT_CACHE = object()
+
+
+def merge_blocks(news_dir: Path | str, *, next_label: str | None = None, jobs: int | None = None,
+                 cache: VersionCache | None | object = _DEFAULT_CACHE,
+                 variant: str = "") -> tuple[list[str], list[Problem]]:
     """Every version's block of Misc/NEWS, newest first (see `render.join_blocks`), and the problems.
 
-    `jobs` caps the processes used (default `default_jobs()`); with 2 or more and a large tree
-    half of the versions are rendered in a forked worker. The result does not depend on it.
+    Released versions already rendered with the same rules come from `cache` (default: the
+    user's cache folder, see `cache.py`; None for none), keyed by their content and `variant`
+    (settings that change the rendering). `jobs` caps the processes used for the rest (default
+    `default_jobs()`); with 2 or more and a large tree half of the versions are rendered in a
+    forked worker. The result depends on neither.
     """
     news_dir = os.fspath(news_dir)
     names = version_names(Path(news_dir))
+    if cache is _DEFAULT_CACHE:
+        cache = VersionCache(cache_dir(), variant)
+    if not isinstance(cache, VersionCache) or cache.root is None:
+        return _merge_uncached(news_dir, names, next_label, jobs)
+    keys: dict[str, str] = {}
+    found: dict[str, str] = {}
+    for name in names:
+        if name == NEXT:
+            continue
+        try:
+            with open(os.path.join(news_dir, f"{name}.rst"), "rb") as handle:
+                keys[name] = cache.key(name, handle.read())
+        except OSError:
+            continue  # rendered (and its problem reported) the usual way
+        block = cache.get(keys[name])
+        if block is not None:
+            found[name] = block
+    todo = [name for name in names if name not in found]
+    rendered, problems = _merge_uncached(news_dir, todo, next_label, jobs)
+    if not problems:
+        for name, block in zip(todo, rendered):
+            if name in keys and block:
+                cache.put(keys[name], block)
+    by_name = dict(zip(todo, rendered))
+    return [found[name] if name in found else by_name[name] for name in names], problems
+
+
+def _merge_uncached(news_dir: str, names: Sequence[str], next_label: str | None,
+                    jobs: int | None) -> tuple[list[str], list[Problem]]:
     jobs = default_jobs() if jobs is None else jobs
     if jobs < 2 or len(names) < 2 or not _can_fork():
         return _blocks(news_dir, names, next_label)

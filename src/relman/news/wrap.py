@@ -75,6 +75,27 @@ def _slow_fill(text: str, first: str, rest: str) -> list[str]:
     return wrapper.wrap(text)
 
 
+# What textwrap does to whitespace before it splits words (expand_tabs, replace_whitespace):
+# tabs become spaces to the next multiple of 8, then these characters become one space each.
+_TEXTWRAP_SPACES = ("\n", "\r", "\x0b", "\x0c")
+
+
+def _odd_fill(text: str, first: str, rest: str) -> list[str]:
+    """textwrap's filling for text with tabs, CR, vertical tab or form feed (no leading or
+    trailing whitespace). Once textwrap's own clean-up has turned those into spaces, the only
+    word separator left is " ", which is the case `_fast_fill` computes exactly. Other whitespace
+    (NBSP, Unicode spaces, \x1c-\x1f) textwrap keeps inside words, as `_fast_fill` does; only
+    a word made of nothing else, which textwrap drops at a line end, goes to textwrap itself."""
+    munged = text.expandtabs() if "\t" in text else text
+    for char in _TEXTWRAP_SPACES:  # (str.replace: many times faster than str.translate here)
+        if char in munged:
+            munged = munged.replace(char, " ")
+    if has_odd_space(munged) and any(word.isspace() for word in munged.split(" ")):
+        # A "word" made only of such whitespace is dropped by textwrap at a line end: its rules.
+        return _slow_fill(text, first, rest)
+    return _fast_fill(munged, first, rest)
+
+
 def _fast_fill(text: str, first: str, rest: str) -> list[str]:
     """Greedy filling of `text` (no leading/trailing space, no whitespace but ' ') like textwrap."""
     size = len(text)
@@ -120,9 +141,9 @@ def _reflow(paragraph: str, first: str, rest: str, strip_prefix: str, plain: boo
     if not text:
         return ""
     if not plain and has_odd_space(text):
-        once = "\n".join(_slow_fill(text, first, rest)).rstrip()
+        once = "\n".join(_odd_fill(text, first, rest)).rstrip()
         once = once.removeprefix(strip_prefix)
-        return "\n".join(_slow_fill(once.strip(), first, rest)).rstrip()
+        return "\n".join(_odd_fill(once.strip(), first, rest)).rstrip()
     text = text.replace("\n", " ")
     if "  " not in text:
         # Single spaces only: the second pass sees the same words and the same break points.

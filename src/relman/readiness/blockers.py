@@ -58,7 +58,10 @@ class Issue:
 
     @classmethod
     def from_github(cls, data: dict[str, Any]) -> Issue:
-        labels = tuple(l["name"] if isinstance(l, dict) else str(l) for l in data.get("labels") or ())
+        raw_labels = data.get("labels") or []
+        if not isinstance(raw_labels, list):
+            raise TypeError(f"'labels' is a {type(raw_labels).__name__}, not a list")
+        labels = tuple(l["name"] if isinstance(l, dict) else str(l) for l in raw_labels)
         milestone = (data.get("milestone") or {}).get("title") if isinstance(data.get("milestone"), dict) else None
         return cls(int(data["number"]), str(data.get("title") or ""), str(data.get("html_url") or data.get("url") or ""),
                    labels, milestone, "pull_request" in data, data.get("updated_at"))
@@ -185,8 +188,11 @@ class GitHubTracker:
     """Reads blocker issues from GitHub's REST API (or anything answering in its shape)."""
 
     def __init__(self, url: str = "python/cpython", *, token_env: str = "GITHUB_TOKEN", timeout: float = 10.0,
-                 transport: httpx.AsyncBaseTransport | None = None, max_pages: int = 20):
+                 transport: httpx.AsyncBaseTransport | None = None, max_pages: int = 20,
+                 retries: int = 2, backoff_s: float = 0.5):
         self.base = tracker_api_url(url)
+        self.retries = retries        # transient failures (timeouts, resets, 5xx) are retried
+        self.backoff_s = backoff_s
         self.token_env = token_env
         self.timeout = timeout
         self.transport = transport
@@ -207,12 +213,7 @@ class GitHubTracker:
         for _ in range(self.max_pages):
             if url is None:
                 break
-            try:
-                response = await client.get(url, params=params)
-            except httpx.TimeoutException:
-                raise ExternalServiceError(f"tracker {url}: timed out after {self.timeout:g} s") from None
-            except httpx.TransportError as error:
-                raise ExternalServiceError(f"tracker {url}: could not connect ({error})") from None
+            response = await self._get(client, url, params)
             shown = str(response.request.url)
             if response.status_code >= 400:
                 hint = (f"set {self.token_env} to a token that can read the repository"
@@ -221,17 +222,45 @@ class GitHubTracker:
                                            f"{' '.join(response.text.split())[:200]}", hint=hint)
             try:
                 items = json.loads(response.content)
-            except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                raise ExternalServiceError(f"tracker {shown}: malformed or truncated JSON ({error})") from None
+            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+                raise ExternalServiceError(f"tracker {shown}: malformed or truncated JSON ({str(error)[:80]})") from None
             if not isinstance(items, list):
                 raise ExternalServiceError(f"tracker {shown}: expected a list of issues, got {type(items).__name__}")
             try:
                 found.extend(Issue.from_github(item) for item in items)
-            except (KeyError, TypeError, ValueError) as error:
+            except KeyError as error:
                 raise ExternalServiceError(f"tracker {shown}: an issue lacks {error}") from None
+            except (TypeError, ValueError, AttributeError) as error:
+                raise ExternalServiceError(f"tracker {shown}: an issue is malformed ({error})") from None
             url = response.links.get("next", {}).get("url")
             params = None   # the next link carries its own query
         return found
+
+    async def _get(self, client: httpx.AsyncClient, url: str, params: dict[str, Any] | None) -> httpx.Response:
+        """GET with retries (and backoff) for what is worth retrying: timeouts, broken
+        connections, HTTP 5xx. Anything else, and the last failure, is for the caller."""
+        import asyncio
+
+        attempt = 0
+        while True:
+            try:
+                response = await client.get(url, params=params)
+                if response.status_code < 500 or attempt >= self.retries:
+                    return response
+                problem = f"HTTP {response.status_code}"
+            except httpx.TimeoutException:
+                if attempt >= self.retries:
+                    raise ExternalServiceError(f"tracker {url}: timed out after {self.timeout:g} s",
+                                               hint=f"gave up after {attempt + 1} attempts") from None
+                problem = "timed out"
+            except httpx.TransportError as error:
+                if attempt >= self.retries:
+                    raise ExternalServiceError(f"tracker {url}: could not connect ({error})",
+                                               hint=f"gave up after {attempt + 1} attempts") from None
+                problem = str(error)
+            del problem  # (kept for a debugger; every attempt but the last is retried quietly)
+            await asyncio.sleep(self.backoff_s * (2 ** attempt))
+            attempt += 1
 
     async def blockers(self) -> list[Issue]:
         """Open issues labelled release-blocker or deferred-blocker (labels= is AND on GitHub: two queries)."""

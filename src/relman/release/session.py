@@ -64,6 +64,7 @@ class ReleaseSession:
                 "sign_tags": s.git.sign_tags, "executor": s.build.executor,
                 "config_digest": fingerprint(s.dump()),
                 "readiness_sources": [x for x in (s.readiness.buildbot, s.readiness.tracker) if x],
+                "live_posts": s.announce.live.enabled,
                 **self.extra_params}
 
     def plan(self) -> Plan:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..engine.plan import Plan
 from ..engine.step import Step
+from .announce import announce_steps, live_steps, schedule_steps
 from .build import BUILD_DONE, build_steps
 from .handoff import handoff_steps
 from .post import post_steps
@@ -20,7 +21,8 @@ WORKFLOW = "release"
 def release_steps() -> list[Step]:
     steps = preflight_steps() + source_steps() + build_steps() + handoff_steps() + publish_steps()
     after_publish = ("source.push-fork", *BUILD_DONE, *PUBLISH_DONE)
-    return steps + post_steps(after_publish)
+    steps = steps + post_steps(after_publish)
+    return steps + schedule_steps() + announce_steps(steps) + live_steps(steps)
 
 
 def release_plan(params: dict) -> Plan:

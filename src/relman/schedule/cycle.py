@@ -25,6 +25,7 @@ import time
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,22 @@ STATUSES = ("feature", "prerelease", "bugfix", "security", "end-of-life")
 DEFAULT_CYCLE_URL = "https://peps.python.org/api/release-cycle.json"
 _STAGE = re.compile(r"^(\d+\.\d+\.\d+)(?:\s+(alpha|beta|candidate|release candidate|final)\s*(\d+)?)?$")
 _LEVEL = {"alpha": "a", "beta": "b", "candidate": "rc", "release candidate": "rc"}
+STAGE_WORDS = ("alpha", "beta", "candidate", "release candidate", "final")
+STATES = ("actual", "expected")
+
+
+def stage_problem(stage: str) -> str | None:
+    """Why a stage label is not one CPython's schedule uses (None when it is fine)."""
+    text = stage.strip()
+    if _STAGE.match(text):
+        return None
+    base, _, rest = text.partition(" ")
+    if not re.fullmatch(r"\d+\.\d+\.\d+", base):
+        return f"version {base!r} does not parse (expected X.Y.Z, e.g. \"3.14.1\" or \"3.14.0 beta 2\")"
+    word = re.sub(r"\s*\d+$", "", rest.strip())
+    if word not in STAGE_WORDS:
+        return f"unknown stage {word!r} (one of: {', '.join(STAGE_WORDS)})"
+    return f"malformed stage {stage!r} (expected e.g. \"3.14.0 beta 2\")"
 
 
 def parse_stage(stage: str) -> Version | None:
@@ -76,6 +93,7 @@ class BranchInfo:
     end_of_life: str | None = None
     feature_freeze: str | None = None
     end_of_bugfix: str | None = None
+    start_of_development: str | None = None
     releases: tuple[ScheduledRelease, ...] = ()
 
     @property
@@ -146,10 +164,85 @@ class ReleaseCycle:
         return self.branches.get(version.basic_version)
 
     def release_cycle_json(self) -> dict[str, Any]:
-        """The public `release-cycle.json` shape."""
-        return {v: {"branch": b.branch, "pep": b.pep, "status": b.status, "first_release": b.first_release,
-                    "end_of_life": b.end_of_life, "release_manager": b.release_manager}
+        """The public `release-cycle.json` document, in the exact shape CPython publishes.
+
+        Keyed by "X.Y", newest first release first, versions from 2.6 on; `end_of_life` of a
+        version still supported loses a trailing "-01" ("2030-10"), an end-of-life version keeps
+        its full date — as CPython's generator does.
+        """
+        def order(b: BranchInfo) -> tuple:
+            return (b.first_release or "", tuple(int(p) for p in b.version.split(".")))
+
+        chosen = [b for b in self.branches.values() if tuple(int(p) for p in b.version.split(".")) >= (2, 6)]
+        return {b.version: {"branch": b.branch, "pep": b.pep, "status": b.status, "first_release": b.first_release,
+                            "end_of_life": _public_eol(b), "release_manager": b.release_manager}
+                for b in sorted(chosen, key=order, reverse=True)}
+
+    def release_cycle_text(self) -> str:
+        """`release-cycle.json` as published: two-space indent, real UTF-8, a trailing newline."""
+        return json.dumps(self.release_cycle_json(), indent=2, ensure_ascii=False) + "\n"
+
+    def full_json(self) -> dict[str, Any]:
+        """The `python-releases.json` shape: every metadata field and every release."""
+        meta = {v: {"pep": b.pep, "status": b.status, "branch": b.branch, "release_manager": b.release_manager,
+                    "start_of_development": b.start_of_development, "feature_freeze": b.feature_freeze,
+                    "first_release": b.first_release, "end_of_bugfix": b.end_of_bugfix, "end_of_life": b.end_of_life}
                 for v, b in self.branches.items()}
+        releases = {v: [{"stage": r.stage, "state": r.state, "date": r.date.isoformat(), "note": r.note}
+                        for r in b.releases] for v, b in self.branches.items()}
+        return {"metadata": meta, "releases": releases}
+
+    def upcoming(self, today: date | None = None, *, include_inactive: bool = False) -> list[tuple[BranchInfo, ScheduledRelease]]:
+        """The next expected release of every branch, soonest first."""
+        today = today or date.today()
+        found = []
+        for info in self.branches.values():
+            if info.active or include_inactive:
+                nxt = info.next_release(today)
+                if nxt is not None:
+                    found.append((info, nxt))
+        return sorted(found, key=lambda pair: (pair[1].date, pair[0].version))
+
+    def release(self, version: Version) -> ScheduledRelease | None:
+        """The schedule entry of one release (by its parsed stage)."""
+        info = self.for_version(version)
+        return next((r for r in info.releases if r.version == version), None) if info else None
+
+    def next_after(self, version: Version) -> ScheduledRelease | None:
+        """The release scheduled after `version` in the same series (for "the next release is …")."""
+        info = self.for_version(version)
+        if info is None:
+            return None
+        later = [r for r in info.releases if r.version is not None and version < r.version]
+        return min(later, key=lambda r: (r.date, _version_key(r))) if later else None
+
+
+def _version_key(release: ScheduledRelease) -> tuple[int, ...]:
+    parsed = release.version
+    return parsed.sort_key if parsed is not None else (0,)
+
+
+def _public_eol(b: BranchInfo) -> str | None:
+    eol = b.end_of_life
+    if eol and b.status != "end-of-life" and len(eol) == 10 and eol.endswith("-01"):
+        return eol[:7]
+    return eol
+
+
+def countdown_phrase(release: ScheduledRelease, today: date) -> str:
+    """"One week left until 3.14.0 final", "3 days until 3.14.1", "3.14.1 is due today"."""
+    days = (release.date - today).days
+    name = release.stage
+    if days < 0:
+        return f"{name} is {-days} day{'s' * (days != -1)} overdue (was due {release.date.isoformat()})"
+    if days == 0:
+        return f"{name} is due today"
+    if days == 1:
+        return f"One day left until {name}"
+    if days % 7 == 0 and days <= 28:
+        weeks = days // 7
+        return f"{'One week' if weeks == 1 else f'{weeks} weeks'} left until {name}"
+    return f"{days} days until {name}"
 
 
 # ---- loading ------------------------------------------------------------------------------
@@ -173,30 +266,111 @@ def _check_status(status: Any, where: str) -> str:
     return status
 
 
-def cycle_from_toml(data: Mapping[str, Any], source: str = "") -> ReleaseCycle:
+def _line_of(text: str | None, needle: str) -> int | None:
+    if not text:
+        return None
+    for number, line in enumerate(text.splitlines(), 1):
+        if needle in line:
+            return number
+    return None
+
+
+def _date(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+_META_DATES = ("start-of-development", "feature-freeze", "first-release", "end-of-bugfix", "end-of-life")
+
+
+def cycle_from_toml(data: Mapping[str, Any], source: str = "", text: str | None = None) -> ReleaseCycle:
+    """Build the cycle from `python-releases.toml` data, checking every entry.
+
+    All problems are reported at once, each naming the file, the table and entry (and the line
+    when the text is at hand): unknown status, state or stage, a version that does not parse or
+    belongs to another series, dates out of order (releases of a series, or the milestones).
+    """
     metadata = data.get("metadata")
     if not isinstance(metadata, Mapping):
         raise UsageError("no [metadata.\"X.Y\"] tables: not a python-releases.toml file", where=source)
     releases = data.get("release") or {}
+    problems: list[str] = []
+
+    def problem(where: str, message: str, needle: str | None = None) -> None:
+        line = _line_of(text, needle) if needle else None
+        problems.append(f"{source}{f':{line}' if line else ''}: {where}: {message}")
+
+    for version in releases:
+        if version not in metadata:
+            problem(f"[[release.\"{version}\"]]", f"no [metadata.\"{version}\"] table for these releases",
+                    f'[[release."{version}"]]')
     branches = []
     for version, meta in metadata.items():
-        where = f"{source}: [metadata.\"{version}\"]"
+        where = f"[metadata.\"{version}\"]"
         if not re.fullmatch(r"\d+\.\d+", version) or not isinstance(meta, Mapping):
-            raise UsageError(f"bad metadata key {version!r}", where=source)
-        entries = []
-        for item in releases.get(version) or ():
+            problem(where, f"bad metadata key {version!r} (expected \"X.Y\")", f'[metadata."{version}"]')
+            continue
+        status = meta.get("status")
+        if status not in STATUSES:
+            problem(where, f"unknown branch status {status!r} (one of: {', '.join(STATUSES)})", f'[metadata."{version}"]')
+        milestones: list[tuple[str, date]] = []
+        for key in _META_DATES:
+            if meta.get(key) in (None, ""):
+                continue
             try:
-                entries.append(ScheduledRelease(str(item["stage"]), str(item.get("state", "expected")),
-                                                item["date"] if isinstance(item["date"], date)
-                                                else date.fromisoformat(str(item["date"])), str(item.get("note", ""))))
-            except (KeyError, ValueError, TypeError) as error:
-                raise UsageError(f"bad [[release.\"{version}\"]] entry {item!r}: {error}", where=source) from None
+                milestones.append((key, _date(meta[key])))
+            except (ValueError, TypeError):
+                problem(where, f"{key} = {meta[key]!r} is not a date (YYYY-MM-DD)", f'[metadata."{version}"]')
+        for (k1, d1), (k2, d2) in pairwise(milestones):
+            if d2 < d1:
+                problem(where, f"dates out of order: {k2} {d2} is before {k1} {d1}", f'[metadata."{version}"]')
+        entries = []
+        items = releases.get(version) or ()
+        for index, item in enumerate(items, 1):
+            entry = f"[[release.\"{version}\"]] entry {index}"
+            if not isinstance(item, Mapping) or "stage" not in item or "date" not in item:
+                problem(entry, "every release needs a stage and a date", f'[[release."{version}"]]')
+                continue
+            stage = str(item["stage"])
+            needle = f'"{stage}"'
+            entry += f" (stage \"{stage}\")"
+            why = stage_problem(stage)
+            if why:
+                problem(entry, why, needle)
+                continue
+            state = str(item.get("state", "expected"))
+            if state not in STATES:
+                problem(entry, f"unknown state {state!r} (one of: {', '.join(STATES)})", needle)
+            try:
+                when = _date(item["date"])
+            except (ValueError, TypeError):
+                problem(entry, f"date {item['date']!r} is not a date (YYYY-MM-DD)", needle)
+                continue
+            release = ScheduledRelease(stage, state, when, str(item.get("note", "")))
+            parsed = release.version
+            if parsed is not None and parsed.basic_version != version:
+                problem(entry, f"{parsed.text} is not a {version} release", needle)
+                continue
+            entries.append(release)
+        by_version = sorted((r for r in entries if r.version is not None), key=_version_key)
+        for earlier, later in pairwise(by_version):
+            if later.date < earlier.date:
+                problem(f"[[release.\"{version}\"]] (stage \"{later.stage}\")",
+                        f"dates out of order: {later.stage} on {later.date} comes before {earlier.stage} "
+                        f"on {earlier.date}", f'"{later.stage}"')
         branches.append(BranchInfo(
-            version=version, branch=str(meta.get("branch", version)), status=_check_status(meta.get("status"), where),
+            version=version, branch=str(meta.get("branch", version)), status=str(status),
             pep=meta.get("pep"), release_manager=meta.get("release-manager"),
             first_release=_iso(meta.get("first-release")), end_of_life=_iso(meta.get("end-of-life")),
             feature_freeze=_iso(meta.get("feature-freeze")), end_of_bugfix=_iso(meta.get("end-of-bugfix")),
+            start_of_development=_iso(meta.get("start-of-development")),
             releases=tuple(sorted(entries, key=lambda r: r.date))))
+    if problems:
+        first, more = problems[0], problems[1:]
+        raise UsageError("invalid schedule data:\n  " + "\n  ".join(problems) if more else first,
+                         hint="fix the entries named above (stages look like \"3.14.0 beta 2\", \"3.14.0 final\", "
+                              "\"3.14.1\"; dates YYYY-MM-DD, in release order)")
     return ReleaseCycle(_sorted(branches), source=source)
 
 
@@ -223,7 +397,7 @@ def parse_cycle(text: str | bytes, source: str) -> ReleaseCycle:
     raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
     if source.endswith(".toml"):
         try:
-            return cycle_from_toml(tomllib.loads(raw), source)
+            return cycle_from_toml(tomllib.loads(raw), source, raw)
         except tomllib.TOMLDecodeError as error:
             raise UsageError(f"malformed TOML: {error}", where=source) from None
     try:
@@ -231,7 +405,7 @@ def parse_cycle(text: str | bytes, source: str) -> ReleaseCycle:
     except json.JSONDecodeError as error:
         if raw.lstrip().startswith("[") or "=" in raw.split("\n", 1)[0]:
             try:
-                return cycle_from_toml(tomllib.loads(raw), source)
+                return cycle_from_toml(tomllib.loads(raw), source, raw)
             except tomllib.TOMLDecodeError:
                 pass
         raise UsageError(f"malformed or truncated JSON: {error}", where=source,
@@ -242,6 +416,13 @@ def parse_cycle(text: str | bytes, source: str) -> ReleaseCycle:
 def default_cache_dir() -> Path:
     from ..readiness.waivers import default_state_dir
     return default_state_dir() / "cache"
+
+
+def resolve_source(source: str, base: Path) -> str:
+    """A configured schedule source: URLs as they are, relative paths from `base` (the repository)."""
+    if source.startswith(("http://", "https://")) or Path(source).expanduser().is_absolute():
+        return source
+    return str(base / source)
 
 
 def load_cycle(source: str | Path, *, cache_dir: Path | None = None, offline: bool = False,
@@ -294,5 +475,6 @@ def release_for(cycle: ReleaseCycle, branch: BranchInfo, today: date | None = No
     return nxt.version if nxt else None
 
 
-__all__ = ["BranchInfo", "ReleaseCycle", "ScheduledRelease", "STATUSES", "DEFAULT_CYCLE_URL", "load_cycle",
-           "parse_cycle", "parse_stage", "cycle_from_toml", "cycle_from_json", "release_for"]
+__all__ = ["BranchInfo", "ReleaseCycle", "ScheduledRelease", "STATUSES", "STAGE_WORDS", "STATES", "DEFAULT_CYCLE_URL",
+           "load_cycle", "parse_cycle", "parse_stage", "stage_problem", "cycle_from_toml", "cycle_from_json",
+           "release_for", "countdown_phrase"]

@@ -5,11 +5,13 @@ view never waits on Buildbot: a background task refreshes the verdicts and rende
 once per refresh; requests are answered from those bytes (with an ETag, so the page's small
 polling script gets 304s until something changed).
 
-Freshness: the refresher re-judges every `refresh_s` seconds (5 by default, so the page is at
-most that plus one fetch behind Buildbot), and sooner when the master says something
-happened: it follows Buildbot's server-sent events (`/sse/listen/builds/*/finished`, and
-workers connecting or going away). The tracker is read less often (`tracker_refresh_s`, 60 s)
-because GitHub rations its API; the schedule file is re-read on every refresh.
+Freshness: the refresher follows Buildbot's server-sent events (`/sse/listen/builds/*/finished`
+and workers connecting or going away) and judges again as soon as one arrives (once per
+burst), so the page is about one judgement behind the master; while that stream is up it
+also takes a full look every EVENTS_BACKSTOP_S. Without the stream it polls every
+`refresh_s` (5 s by default). A change of the local inputs (the waivers file, a schedule
+file) is noticed within `refresh_s`. The tracker is read at most every `tracker_refresh_s`
+(60 s) because GitHub rations its API.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -42,6 +46,7 @@ log = logging.getLogger("relman.site.dashboard")
 DEFAULT_REFRESH_S = 5.0
 DEFAULT_TRACKER_REFRESH_S = 60.0
 DEBOUNCE_S = 0.3          # Buildbot events come in bursts: judge once per burst
+EVENTS_BACKSTOP_S = 60.0  # while Buildbot's events arrive, a full look this often regardless
 
 
 def sources_of(site: Site) -> ReadinessSources:
@@ -76,27 +81,45 @@ class DashboardState:
         self.cached = bool(site.options.get("cache", True))
         self.snapshot = Snapshot()
         self.following = "not started"     # how the refresher learns of changes (shown on the page)
+        self.events_connected = False
         self._issues: list[Issue] | None = None
         self._issues_at = 0.0
         self._wake = asyncio.Event()
         self._pages: dict[str, tuple[bytes, str]] = {}
         self._tasks: list[asyncio.Task] = []
+        self._refreshing = threading.Lock()
         self._render()
 
     # ---- refreshing ----------------------------------------------------------------------
     async def refresh(self) -> Snapshot:
-        """Judge every branch once and re-render; a failure keeps the last good verdicts."""
-        snap = self.snapshot
+        """Judge every branch once and re-render; a failure keeps the last good verdicts.
+
+        Judging a large fleet is CPU work (decoding and ranking thousands of builds), so it runs
+        in a worker thread with its own event loop: the loop serving pages never waits on it."""
+        return await asyncio.to_thread(self._refresh_in_thread)
+
+    def _refresh_in_thread(self) -> Snapshot:
         try:
-            issues = await self._tracker_issues()
-            verdicts = await assess_sources_async(self.sources, issues=issues)
+            verdicts: list[Verdict] | None = asyncio.run(self._judge())
+            failure = None
         except RelmanError as error:
-            self.snapshot = Snapshot(snap.verdicts, snap.judged_at, str(error).splitlines()[0],
-                                     snap.error_at if snap.error else datetime.now(tz=UTC), snap.refreshes + 1)
-        else:
-            self.snapshot = Snapshot(verdicts, datetime.now(tz=UTC), refreshes=snap.refreshes + 1)
-        self._render()
-        return self.snapshot
+            verdicts, failure = None, str(error).splitlines()[0]
+        except httpx.HTTPError as error:   # one the client did not word (e.g. a corrupt gzip body)
+            verdicts, failure = None, f"{self.sources.buildbot}: {type(error).__name__}: {error}"
+        with self._refreshing:                 # one snapshot (and its pages) replaced at a time
+            snap = self.snapshot
+            if verdicts is None:
+                snap = Snapshot(snap.verdicts, snap.judged_at, failure,
+                                snap.error_at if snap.error else datetime.now(tz=UTC), snap.refreshes + 1)
+            else:
+                snap = Snapshot(verdicts, datetime.now(tz=UTC), refreshes=snap.refreshes + 1)
+            self.snapshot = snap
+            self._render()
+            return snap
+
+    async def _judge(self) -> list[Verdict]:
+        issues = await self._tracker_issues()
+        return await assess_sources_async(self.sources, issues=issues)
 
     async def _tracker_issues(self) -> list[Issue] | None:
         client = self.sources.tracker_client()
@@ -111,19 +134,40 @@ class DashboardState:
         """Something changed on Buildbot: judge again soon."""
         self._wake.set()
 
+    def _local_stamp(self) -> tuple:
+        """When the local inputs (the waivers file, a schedule file) last changed."""
+        stamps = []
+        for path in (self.sources.waivers().path, Path(self.sources.cycle) if self.sources.cycle and
+                     "://" not in self.sources.cycle else None):
+            try:
+                stamps.append(path.stat().st_mtime_ns if path is not None else None)
+            except OSError:
+                stamps.append(None)
+        return tuple(stamps)
+
     async def run(self) -> None:
-        """The refresher: forever, every `refresh_s` or sooner when woken."""
+        """The refresher: judge again when Buildbot reports a change (woken), when a local input
+        changed, and every `refresh_s` — or, while Buildbot's event stream is connected and
+        tells us of every finished build and worker change, every EVENTS_BACKSTOP_S."""
         while True:
             started = time.monotonic()
+            stamp = self._local_stamp()
             try:
                 await self.refresh()
             except Exception:  # a bug in one refresh must not stop the dashboard
                 log.exception("dashboard refresh failed")
             self._wake.clear()
-            remaining = self.refresh_s - (time.monotonic() - started)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=max(remaining, 0.05))
-                await asyncio.sleep(DEBOUNCE_S)
+            while True:
+                interval = EVENTS_BACKSTOP_S if self.events_connected else self.refresh_s
+                remaining = max(self.refresh_s, interval) - (time.monotonic() - started)
+                if remaining <= 0:
+                    break
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=min(remaining, self.refresh_s))
+                    await asyncio.sleep(DEBOUNCE_S)
+                    break
+                if self._local_stamp() != stamp:
+                    break
 
     async def follow_buildbot(self) -> None:
         """Wake the refresher on Buildbot's own notifications (server-sent events); polling
@@ -145,12 +189,14 @@ class DashboardState:
                         elif line.startswith("data:") and event == "handshake":
                             consumer = line[5:].strip()
                             await client.get(f"{root}/sse/add/{consumer}/workers/*/*")
-                            self.following = f"Buildbot events, and every {self.refresh_s:g} s"
+                            self.following = "following Buildbot's events"
+                            self.events_connected = True
                             delay = 1.0
                         elif line.startswith("data:"):
                             self.wake()
             except (httpx.HTTPError, OSError):
                 pass
+            self.events_connected = False
             self.following = f"polling Buildbot every {self.refresh_s:g} s"
             await asyncio.sleep(delay)
             delay = min(delay * 2, 60.0)
@@ -164,14 +210,16 @@ class DashboardState:
     def _render(self) -> None:
         ctx = self.context()
         templates = self.site.templates
+        pages = {}
         for name, template in (("page", "dashboard.html"), ("fragment", "dashboard_verdicts.html")):
             body = templates.get_template(template).render(request=None, **ctx).encode()
-            self._pages[name] = (body, etag_of(body))
+            pages[name] = (body, etag_of(body))
+        self._pages = pages              # swapped whole: a request sees the old pages or the new ones
 
     def start(self) -> None:
         """Start the refresher and the Buildbot follower in the running loop (once)."""
-        if self._tasks and not all(t.done() for t in self._tasks):
-            return
+        if not self.cached or self._tasks and not all(t.done() for t in self._tasks):
+            return              # (uncached, the benchmark's peer, every view judges: nothing to keep fresh)
         self._tasks = [asyncio.create_task(self.run(), name="dashboard-refresher"),
                        asyncio.create_task(self.follow_buildbot(), name="dashboard-buildbot-events")]
 
@@ -191,7 +239,8 @@ class DashboardState:
         snap = self.snapshot
         return {"verdicts": [v.as_dict() for v in snap.verdicts],
                 "judged_at": snap.judged_at.isoformat(timespec="seconds") if snap.judged_at else None,
-                "error": snap.error, "refreshes": snap.refreshes, "following": self.following}
+                "error": snap.error, "refreshes": snap.refreshes, "following": self.following,
+                "buildbot_events": self.events_connected}
 
 
 def problem_class(severity: Severity) -> str:

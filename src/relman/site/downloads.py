@@ -233,9 +233,27 @@ def _credentials_in_query(request: Request) -> bool:
     return "api_key" in request.query_params or "username" in request.query_params
 
 
+MAX_BODY = 1 << 20  # 1 MiB: a release file's metadata is a few hundred bytes
+
+
+async def _read_limited(request: Request, resource: Resource) -> bytes:
+    """The request body, refusing more than MAX_BODY bytes (declared or sent) with 413."""
+    too_big = ApiError(413, {resource.error_key: {"__all__": [f"the body is larger than {MAX_BODY} bytes"]}})
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise too_big
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def _body(request: Request, resource: Resource) -> dict[str, Any]:
     try:
-        data = json.loads(await request.body() or b"{}")
+        data = json.loads(await _read_limited(request, resource) or b"{}")
     except ValueError:
         raise ApiError(400, {resource.error_key: {"__all__": ["the body is not valid JSON"]}}) from None
     if not isinstance(data, dict):
@@ -257,7 +275,13 @@ def _visible(site: Site, resource: Resource, row: dict[str, Any], user: str | No
 def api_routes(site: Site) -> list[BaseRoute]:
     store = store_of(site)
 
+    def unknown(request: Request) -> Response:
+        return JSONResponse({"error": f"no such resource: {request.path_params['resource']!r}",
+                             "resources": sorted(RESOURCES)}, status_code=404)
+
     async def listing(request: Request) -> Response:
+        if request.path_params["resource"] not in RESOURCES:
+            return unknown(request)
         resource = RESOURCES[request.path_params["resource"]]
         if _credentials_in_query(request):
             return JSONResponse({"error": "send credentials in the Authorization header"}, status_code=401)
@@ -299,6 +323,8 @@ def api_routes(site: Site) -> list[BaseRoute]:
             return _json_error(error)
 
     async def detail(request: Request) -> Response:
+        if request.path_params["resource"] not in RESOURCES:
+            return unknown(request)
         resource = RESOURCES[request.path_params["resource"]]
         pk = int(request.path_params["pk"])
         if _credentials_in_query(request):
@@ -471,7 +497,11 @@ def ftp_routes(site: Site) -> list[BaseRoute]:
         if target.is_dir():
             if relative and not relative.endswith("/"):
                 return RedirectResponse(request.url.path + "/", status_code=301)
-            entries = sorted((e for e in target.iterdir() if not e.name.startswith(".")), key=lambda e: e.name)
+            # Only what a request could fetch: no hidden entries, nothing that leads out of the tree
+            # (a listing must not show even the size or date of a file elsewhere).
+            entries = sorted((e for e in target.iterdir() if not e.name.startswith(".")
+                              and safe_path(ftp_root(site), f"{relative.rstrip('/')}/{e.name}".lstrip("/")) is not None),
+                             key=lambda e: e.name)
             rows = [{"name": e.name + ("/" if e.is_dir() else ""), "size": None if e.is_dir() else e.stat().st_size,
                      "mtime": datetime.fromtimestamp(e.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M")}
                     for e in entries]

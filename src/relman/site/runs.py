@@ -15,6 +15,7 @@ runner still going picks the approval up from the journal (see `Runner`); otherw
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -31,7 +32,7 @@ from .cache import JournalCache, cached_response, install_filters
 
 # Typographic marks every font has (the state is also written out beside them).
 STATE_ICONS = {"done": "✓", "running": "▶", "paused": "‖", "failed": "✗", "skipped": "↷", "pending": "·"}
-EVENTS_SHOWN = 200            # the newest events on the page; all of them in the JSON
+EVENTS_SHOWN = 100            # the newest events on the page; all of them in the JSON
 LOG_FILE_LIMIT = 256 * 1024   # a step's job log shown on its page: the last 256 KiB
 LIVE_INTERVAL_MS = {"running": 1000, "paused": 2000, "pending": 2000}
 
@@ -197,25 +198,25 @@ def routes(site: Site) -> list[BaseRoute]:
     async def run_fragment(request: Request) -> Response:
         return run_or_404(request, "fragment", "run_live.html")
 
-    async def run_json(request: Request) -> Response:
+    def read(what: Callable[[Journal], Any]) -> Any:
+        """`what(journal)`; UsageError when there is no journal (yet) or it has no such run."""
         journal = cache.journal()
+        if journal is None:
+            raise UsageError("no journal")
+        return what(journal)
+
+    async def run_json(request: Request) -> Response:
         run_id = request.path_params["run_id"]
         try:
-            if journal is None:
-                raise UsageError("no journal")
-            view = run_view(journal, run_id)
+            view = read(lambda j: {**run_view(j, run_id), "events": j.events(run_id)})
         except UsageError:
             return JSONResponse({"error": f"no run {run_id}"}, status_code=404)
-        view["events"] = journal.events(run_id)
         return JSONResponse(view)
 
     async def step_page(request: Request) -> Response:
-        journal = cache.journal()
         run_id, step_id = request.path_params["run_id"], request.path_params["step_id"]
         try:
-            if journal is None:
-                raise UsageError("no journal")
-            view = step_log(journal, run_id, step_id)
+            view = read(lambda j: step_log(j, run_id, step_id))
         except UsageError:
             return not_found(request, f"No step {step_id} in run {run_id}.")
         return site.render(request, "runs_step.html", **view)
@@ -223,14 +224,12 @@ def routes(site: Site) -> list[BaseRoute]:
     async def report_page(request: Request) -> Response:
         from ..announce import diary
 
-        journal = cache.journal()
         run_id = request.path_params["run_id"]
         try:
-            if journal is None:
-                raise UsageError("no journal")
-            run = journal.get_run(run_id)
-            html = diary.diary_html(journal, run_id) if hasattr(diary, "diary_html") else None
-            markdown = None if html is not None else diary.diary_markdown(journal, run_id)
+            run = read(lambda j: j.get_run(run_id))
+            to_html = getattr(diary, "diary_html", None)     # the diary may offer HTML; Markdown otherwise
+            html = read(lambda j: to_html(j, run_id)) if to_html is not None else None
+            markdown = None if html is not None else read(lambda j: diary.diary_markdown(j, run_id))
         except UsageError:
             return not_found(request, f"No run {run_id} in {site.state_dir or 'this site'}.")
         return site.render(request, "runs_report.html", run=run.as_dict(), version=run.params.get("version", "?"),
@@ -257,11 +256,8 @@ def routes(site: Site) -> list[BaseRoute]:
         decision = {"approve": APPROVED, "refuse": DECLINED}.get(str(form.get("decision", "")))
         if decision is None:
             return answer(400, "The decision must be approve or refuse.")
-        journal = cache.journal()
         try:
-            if journal is None:
-                raise UsageError("no journal")
-            waiting = {g["gate"]: g for g in pending_gates(journal, run_id)}
+            waiting = {g["gate"]: g for g in read(lambda j: pending_gates(j, run_id))}
         except UsageError:
             return answer(404, f"No run {run_id}.")
         found = waiting.get(gate)
@@ -270,7 +266,7 @@ def routes(site: Site) -> list[BaseRoute]:
         note = str(form.get("note") or "").strip()[:500]
         detail = " — ".join(x for x in (found["detail"], note) if x) or None
         where = request.client.host if request.client else "unknown"
-        journal.record_approval(run_id, gate, found["step_id"], decision, user, f"web:{where}", detail)
+        read(lambda j: j.record_approval(run_id, gate, found["step_id"], decision, user, f"web:{where}", detail))
         if wants_json:
             return JSONResponse({"ok": f"gate {gate} {decision} by {user}", "decision": decision, "who": user})
         return RedirectResponse(f"/runs/{run_id}?flash={decision}-{gate}", status_code=303)
