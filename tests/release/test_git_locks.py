@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 
+from .released import unfinished
 from relman.demo.sample import create_sample_project
 from relman.engine.journal import Journal
 from relman.engine.runner import ApprovalPolicy, Observer
@@ -27,14 +28,15 @@ def test_a_lock_held_by_a_live_git_is_reported_and_kept(tmp_path):
     lock = sample.repo / ".git" / "index.lock"
     # `git commit -a` holds index.lock while its pre-commit hook runs
     hook = sample.repo / ".git" / "hooks" / "pre-commit"
-    hook.write_text("#!/bin/sh\nsleep 60\n")
+    started = tmp_path / "hook-started"
+    hook.write_text(f"#!/bin/sh\ntouch {started}\nsleep 60\n")
     hook.chmod(0o755)
     holder = subprocess.Popen(["git", "commit", "-a", "--allow-empty", "-m", "someone else's commit"],
                               cwd=sample.repo, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
-        while not lock.exists() and time.monotonic() < deadline:
+        while not (lock.exists() and started.exists()) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert lock.exists()
         hook.unlink()   # only that commit waits
@@ -53,7 +55,7 @@ def test_a_lock_held_by_a_live_git_is_reported_and_kept(tmp_path):
     # The holder is gone (killed with its lock): the next run clears the lock and goes on.
     assert lock.exists()
     result = session.run(approvals=ApprovalPolicy(approve_all=True), observer=Observer())
-    assert result.status == "done", [result.steps[s].error for s in result.failed]
+    assert unfinished(result.steps) == [], [result.steps[s].error for s in result.failed]
     assert not lock.exists()
     events = Journal(session.db_path).events(result.run_id)
     assert any(e["kind"] == "git-stale-lock-cleared" and e["data"]["lock"] == ".git/index.lock" for e in events)

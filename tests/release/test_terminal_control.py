@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import git
 
+from .released import unfinished
 from relman.demo.sample import create_sample_project
 from relman.engine.journal import Journal
 from relman.version import Version
@@ -151,12 +152,17 @@ def test_a_gate_waits_while_the_builds_go_on(tmp_path):
     upstream = term.screen.rsplit("gate push-upstream", 1)[-1]
     assert f"refs/heads/3.14 → {git(repo, 'rev-parse', '3.14')}" in upstream
     term.type(b"y\r")
-    assert term.finish() == 0, term.screen[-3000:]
+    # A later gate (the announcement, when configured) is declined: not what this test is about.
+    term.wait_for(lambda: term.screen.count("[y/yes/n/no]") >= 3 or term.exited(), what="the run to end or ask again")
+    if not term.exited():
+        term.type(b"n\r")
+    term.finish()
     journal = Journal(state / "relman.db")
     waited = [e for e in journal.events(1) if e["kind"] == "gate-answered"]
-    assert {e["data"]["gate"] for e in waited} == {"push-fork", "push-upstream"}
+    assert {"push-fork", "push-upstream"} <= {e["data"]["gate"] for e in waited}
     artifacts = journal.attempts(1, "build.artifacts")[-1]
     assert artifacts["outcome"] == "done"
+    assert unfinished(journal.steps(1)) == []
 
 
 def alive(pid: int) -> bool:
@@ -202,5 +208,6 @@ def test_ctrl_c_during_a_build_stops_everything_and_resumes_cleanly(tmp_path, pr
     (marks / "fast").write_text("")
     (marks / "pids").unlink()
     again = Terminal(relman_run(repo, state, config, "--yes"))
-    assert again.finish(timeout=120) == 0, again.screen[-3000:]
-    assert step_status(state, "post.remove-temp-branch") == "done"
+    again.finish(timeout=120)
+    journal = Journal(state / "relman.db")
+    assert unfinished(journal.steps(1)) == [], again.screen[-3000:]

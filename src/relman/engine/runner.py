@@ -442,6 +442,7 @@ class Runner:
                     elif kind == "answer":
                         answered(sid, *payload)
                     elif kind == "interrupt":
+                        interrupt["journaled"] = 1
                         journal.event(run_id, None, "interrupted",
                                       {"by": "ctrl-c", "who": self.approvals.who, "running": sorted(running)})
                         self.observer.notice(STOPPING_MESSAGE)
@@ -481,6 +482,9 @@ class Runner:
             if interrupt["count"]:
                 raise KeyboardInterrupt
         except BaseException:
+            if interrupt["count"] and not interrupt.get("journaled"):
+                journal.event(run_id, None, "interrupted", {"by": "ctrl-c", "forced": interrupt["count"] > 1,
+                                                            "who": self.approvals.who, "running": sorted(running)})
             for sid, (_, ctx) in running.items():
                 ctx.cancel_event.set()
                 journal.end_attempt(run_id, sid, "interrupted", step_status=PENDING)
