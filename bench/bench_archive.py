@@ -186,7 +186,10 @@ Rebuild byte-identical: **{'yes' if identical else 'NO'}**.
 The machine is shared and noisy; both sides ran in the same process, one after the other.
 """
         print(body)
-        write_section("source archives", body)
+        write_section("source archives", body, headline=(
+            f"**source archives**: {ratio:.2f}× faster than CPython's shell pipeline as it runs today "
+            f"({ratio_t2:.2f}× against it with `XZ_OPT=-T2`), byte-identical on rebuild: "
+            f"{'yes' if identical else 'NO'}"))
         if not identical:
             sys.exit("relman's two builds differ")
 

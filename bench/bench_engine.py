@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shelve
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -18,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.results import write_section  # noqa: E402
 
 from relman.engine import Journal, Plan, Runner, Step  # noqa: E402
-from relman.engine.runner import Observer  # noqa: E402
+from relman.engine.runner import Observer, run_lock  # noqa: E402
+from relman.errors import StepFailed  # noqa: E402
 
 N = 200
 REPEAT = 5
@@ -58,22 +60,43 @@ class FirstStart(Observer):
 
 
 def resume_to_last_step() -> float:
-    """A 200-step run with 199 done: from opening the journal to starting the last step."""
+    """An unfinished 200-step run (the last step failed, 199 done): from opening the journal —
+    with the run lock taken, the checkout's HEAD read through git as a release session does, and
+    the journal's hash chain verified — to the failed step starting again."""
     with tempfile.TemporaryDirectory() as tmp:
+        state = Path(tmp)
+        repo = state / "repo"
+        repo.mkdir()
+        subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+        subprocess.run(["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "--allow-empty", "-m", "x"],
+                       cwd=repo, check=True)
+        fixed = state / "fixed"
+
+        def flaky(ctx):
+            if not fixed.exists():
+                raise StepFailed("the last step fails on the first run")
+            return {}
+
         steps = chain_steps()
-        gate_free = steps[:-1]
-        journal = Journal(Path(tmp) / "state.db")
-        first = Runner(journal, Plan.build("bench", gate_free, {}), key="bench")
+        steps[-1] = Step(steps[-1].id, steps[-1].description, flaky, deps=steps[-1].deps)
+        journal = Journal(state / "state.db")
+        first = Runner(journal, Plan.build("bench", steps, {}), key="bench")
         run_id = first.create_run()
-        first.execute(run_id)
+        assert first.execute(run_id).status == "failed"
         journal.close()
+        fixed.touch()
         started = time.perf_counter()
-        journal = Journal(Path(tmp) / "state.db")
-        observer = FirstStart()
-        runner = Runner(journal, Plan.build("bench", steps, {}), key="bench", observer=observer)
-        runner.drift(run_id)
-        result = runner.execute(run_id)
-        assert result.status == "done"
+        with run_lock(state, "bench"):
+            journal = Journal(state / "state.db")
+            subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True)
+            broken = journal.verify_chain(run_id)
+            assert not broken, broken
+            observer = FirstStart()
+            runner = Runner(journal, Plan.build("bench", steps, {}), key="bench", observer=observer)
+            runner.drift(run_id)
+            result = runner.execute(run_id)
+            assert result.status == "done"
+            journal.close()
         return observer.at - started
 
 
@@ -104,14 +127,16 @@ def main() -> None:
     peer = median(shelve_peer)
     print(f"200 no-op steps in a chain:    {chain:.3f} s (target < 1 s)")
     print(f"200 no-op steps in parallel:   {parallel:.3f} s (target < 1 s)")
-    print(f"resume, 199 of 200 done:       {resume:.3f} s to start the last step (target < 0.3 s)")
+    print(f"resume, 199 of 200 done:       {resume:.3f} s to restart the failed last step (target < 0.3 s)")
     print(f"peer: shelve checkpoints, 200 tasks, no journal, no parallelism: {peer:.3f} s")
-    write_section("engine overhead", f"""
+    write_section("engine overhead", headline=(
+        f"**engine**: 200 no-op steps in {chain:.2f} s (chain) and {parallel:.2f} s (parallel); an unfinished "
+        f"200-step run resumes to its failed step in {resume * 1000:.0f} ms (targets < 1 s and < 0.3 s)"), body=f"""
 | measurement | relman | target | verdict |
 |---|---|---|---|
 | 200 no-op steps, chain (journaled: attempts, events, hash chain) | {chain:.3f} s | < 1 s | {"met" if chain < 1 else "MISSED"} |
 | 200 no-op steps, parallel | {parallel:.3f} s | < 1 s | {"met" if parallel < 1 else "MISSED"} |
-| resume of a 200-step run, 199 done: open journal → last step starts | {resume:.3f} s | < 0.3 s | {"met" if resume < 0.3 else "MISSED"} |
+| resume of an unfinished 200-step run (last step failed, 199 done): lock, open journal, read HEAD with git, verify the hash chain, drift check → the failed step starts again | {resume:.3f} s | < 0.3 s | {"met" if resume < 0.3 else "MISSED"} |
 
 Peer, same run: CPython's `run_release.py` state model (a shelve holding the pickled list of
 completed tasks, checkpointed around every task) on 200 no-op tasks: {peer:.3f} s — without

@@ -82,6 +82,7 @@ def _children_cpu() -> float:
 def _env(jobs: int | None) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("RELMAN_NEWS_JOBS", None)
+    env["RELMAN_NEWS_CACHE"] = "0"  # rendering speed: the cache's effect is bench_news_awkward.py's
     if jobs is not None:
         env["RELMAN_NEWS_JOBS"] = str(jobs)
     return env

@@ -59,19 +59,24 @@ def run_suite(paths: list[str]) -> dict[str, int | float] | None:
 
 def main() -> int:
     rows = []
+    measured = []
     failed = False
     for name, paths in SUITES:
         result = run_suite(paths)
+        measured.append((name, result))
         if result is None:
             rows.append(f"| {name} | — | not present in this tree | | `{' '.join(paths)}` |")
             continue
         bad = result["failures"] + result["errors"]
         failed |= bool(bad)
-        rows.append(f"| {name} | **{result['passed']} of {result['tests']}** passed"
-                    f"{f', {bad} failed' if bad else ''}{f', {result['skipped']} skipped' if result['skipped'] else ''}"
-                    f" | {result['wall']:.0f} s | {'all held' if not bad else 'FAILURES'} | `{' '.join(paths)}` |")
+        extra = (f", {bad} failed" if bad else "") + (f", {result['skipped']} skipped" if result["skipped"] else "")
+        verdict = "all held" if not bad else "FAILURES"
+        rows.append(f"| {name} | **{result['passed']} of {result['tests']}** passed{extra} | {result['wall']:.0f} s "
+                    f"| {verdict} | `{' '.join(paths)}` |")
         print(rows[-1], flush=True)
-    write_section("proof: bad input, faults, crashes", f"""
+    held = [(name, r) for name, r in measured if r is not None]
+    write_section("proof: bad input, faults, crashes", headline="**proof**: " + "; ".join(
+        f"{name} {r['passed']} of {r['tests']}" for name, r in held), body=f"""
 Each row is one suite run with pytest in this run; a case is one bad input, one injected fault
 or one kill point, and it passes only when relman answered with the documented exit code or
 status and message (no traceback, no 500), retried to success or stopped cleanly, and a re-run

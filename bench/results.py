@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -10,6 +11,9 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+HEADLINES = Path(__file__).resolve().parent / "headlines.json"
+README = Path(__file__).resolve().parent.parent / "README.md"
+README_START, README_END = "<!-- holds-up:start -->", "<!-- holds-up:end -->"
 HEADER = "# Benchmark results\n\nWritten by `make bench` (each `bench/bench_*.py` rewrites its own section).\n"
 
 
@@ -31,9 +35,16 @@ def reproduce_command() -> str:
     return " ".join([".venv/bin/python", str(script), *sys.argv[1:]])
 
 
-def write_section(name: str, body: str) -> None:
+def write_section(name: str, body: str, headline: str | None = None) -> None:
     """Replace (or append) the section `## name` in RESULTS.md with `body`, stamped with the
-    date, the machine and the command that reproduces it."""
+    date, the machine and the command that reproduces it. `headline`, one sentence with the
+    section's key figure, goes to the README's "How it holds up" (computed, never typed)."""
+    if headline is not None:
+        headlines = json.loads(HEADLINES.read_text()) if HEADLINES.exists() else {}
+        headlines[name] = {"text": headline.strip(), "measured": time.strftime("%Y-%m-%d"),
+                           "command": reproduce_command()}
+        HEADLINES.write_text(json.dumps(headlines, indent=2, sort_keys=True) + "\n")
+        update_readme()
     text = RESULTS.read_text() if RESULTS.exists() else HEADER
     stamp = (f"_measured {time.strftime('%Y-%m-%d %H:%M')} on {machine()}; "
              f"reproduce with `{reproduce_command()}`_\n\n")
@@ -44,3 +55,22 @@ def write_section(name: str, body: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section
     RESULTS.write_text(text.rstrip("\n") + "\n")
+
+
+def update_readme() -> None:
+    """Rewrite the README's block between the holds-up markers from headlines.json."""
+    if not README.exists() or not HEADLINES.exists():
+        return
+    text = README.read_text()
+    if README_START not in text or README_END not in text:
+        return
+    headlines = json.loads(HEADLINES.read_text())
+    lines = [f"- {item['text']} ({item['measured']}; `{item['command']}`)" for _, item in sorted(headlines.items())]
+    block = "\n".join([README_START, *lines, README_END])
+    start, end = text.index(README_START), text.index(README_END) + len(README_END)
+    README.write_text(text[:start] + block + text[end:])
+
+
+if __name__ == "__main__":
+    update_readme()
+

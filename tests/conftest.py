@@ -27,6 +27,19 @@ def require_tool(name: str, path: str | None = None) -> str:
     pytest.skip(message)
 
 
+def require_module(name: str):
+    """Import an optional Python package, or skip (fail under RELMAN_REQUIRE_ALL=1) when it is missing."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        message = f"the Python package {name} is not installed"
+        if REQUIRE_ALL:
+            pytest.fail(f"{message}, and RELMAN_REQUIRE_ALL=1 requires it (pip install -e '.[test]')")
+        pytest.skip(message)
+
+
 @pytest.fixture(autouse=True)
 def _git_identity(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Tests get a predictable git identity and no user/global git config surprises."""

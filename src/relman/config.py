@@ -16,6 +16,7 @@ from .configfile import read_repo_config, read_toml
 from .errors import ConfigError
 
 
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -71,6 +72,12 @@ class BuildSettings(_Section):
     build_command: list[str] = Field(default_factory=lambda: ["make"])
     docs: bool = True
     timeout_s: float = 1800.0
+    # Remote workers (executor = "buildbot"): they fetch the tag from worker_fork_url (default: the
+    # fork remote's URL), run worker_command (their own relman) and build unsigned; the gate's
+    # second build runs on another worker ("worker"), here ("home"), or the first that can ("auto").
+    worker_command: list[str] = Field(default_factory=lambda: ["relman"])
+    worker_fork_url: str | None = None
+    reproducible_on: Literal["auto", "worker", "home"] = "auto"
 
 
 class EmailChannel(_Section):
@@ -140,6 +147,7 @@ class PublishSettings(_Section):
     public_url: str | None = None              # where users download (the CDN); default: file URLs as registered
     cdn_purge: str | None = None               # PURGE endpoint; unset: no purge
     drop_dir: str | None = None                # platform hand-offs: folder the platform builders deliver into
+    drop_sftp: bool = False                    # drop_dir is on the SFTP server (sftp_host…), not on this machine
     handoff_timeout_s: float = 6 * 3600.0      # how long to wait for platform files
     handoff_deadline_hours: float = 24.0       # the deadline written in the hand-off
     smtp_host: str | None = None               # hand-off emails are sent when set (else drafts only)

@@ -125,3 +125,25 @@ def test_waits_retries_and_who_was_waited_on(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="unknown diary format"):
         render_diary(journal, run_id, "pdf")
     journal.close()
+
+
+def test_the_diary_says_which_worker_built_what(tmp_path):
+    """Builds on Buildbot workers keep their facts in the step outputs; the diary lists them."""
+    from relman.announce.diary import diary_markdown
+    from relman.engine import Plan, Runner, Step
+
+    record = {"job": "artifacts", "worker": "w1", "user": "relman-worker", "host": "build-01",
+              "platform": "Linux-6.1-x86_64", "python": "3.11.2", "relman": "0.1.0",
+              "build_url": "http://127.0.0.1:8010/#/builders/1/builds/7"}
+    second = {**record, "job": "artifacts (second build)", "worker": "w2", "host": "build-02"}
+    step = Step("build.artifacts", "build the release files", lambda ctx: {"workers": [record], "second": second},
+                phase="build")
+    journal = Journal(tmp_path / "relman.db")
+    runner = Runner(journal, Plan.build("release", [step], {"version": "3.14.0rc1"}), key="3.14.0rc1")
+    run_id = runner.create_run()
+    assert runner.execute(run_id).status == "done"
+    text = diary_markdown(journal, run_id)
+    assert "## Who built what" in text
+    assert ("| w1 | relman-worker@build-01, Linux-6.1-x86_64 | 3.11.2 | 0.1.0 "
+            "| [log](http://127.0.0.1:8010/#/builders/1/builds/7) |") in text
+    assert "| w2 | relman-worker@build-02" in text

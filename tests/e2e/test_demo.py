@@ -150,17 +150,58 @@ def test_rc2_is_released_from_the_maintenance_branch(tmp_path):
     assert summary["steps"]["post.new-branch"] == "skipped"
 
 
-def test_demo_on_buildbot_workers(tmp_path):
-    from conftest import require_tool
+def test_demo_on_isolated_buildbot_workers(tmp_path):
+    """The demo's Buildbot workers share nothing with the release manager: another user with its
+    own HOME and venv, the fork over git://, the RM's checkout, journal and keyring unreadable;
+    the release still builds there, arrives, is signed here and verifies."""
+    import os
+
+    from conftest import REQUIRE_ALL, require_tool
+
+    from relman.ci.buildbot_isolated import (
+        WORKER_USER,
+        ensure_worker_user,
+        worker_can_read,
+    )
 
     require_tool("buildbot", str(Path(sys.executable).with_name("buildbot")))
-    summary = demo(tmp_path / "bb", "--executor", "buildbot")
+    if os.geteuid() != 0:
+        if REQUIRE_ALL:
+            pytest.fail("isolated demo workers need root, and RELMAN_REQUIRE_ALL=1")
+        pytest.skip("isolated demo workers need root")
+    root = tmp_path / "bb"
+    summary = demo(root, "--executor", "buildbot")
     assert summary["status"] == "done" and summary["executor"] == "buildbot"
+    assert summary["workers"].startswith(f"separate user {WORKER_USER} ")
+    account = ensure_worker_user()
+    for private in (root / "cpython", root / "cpython" / ".git" / "config", root / "state" / "relman.db",
+                    root / "gnupg"):
+        assert private.exists() and not worker_can_read(account, private), private
     journal = Journal(Path(summary["state_db"]))
-    test_source = journal.steps(summary["run_id"])["build.test-source"].outputs
-    assert test_source["where"].startswith("buildbot: relman-jobs build #")
-    assert (tmp_path / "bb" / "work" / "artifacts" / "Python-3.14.0rc1.tar.xz").is_file()
-    logs = (tmp_path / "bb" / "work" / "logs" / "build-release-files.log").read_text()
-    assert "relman.cli.main artifacts build 3.14.0rc1" in logs
-    leftover = subprocess.run(["pgrep", "-f", str(tmp_path / "bb" / "buildbot")], capture_output=True, text=True)
+    steps = journal.steps(summary["run_id"])
+    fork = steps["build.fork-tag"].outputs
+    assert fork["url"].startswith("git://127.0.0.1:") and fork["tag"] == "v3.14.0rc1"
+    built = steps["build.artifacts"].outputs
+    [who] = built["workers"]
+    assert who["user"] == WORKER_USER and who["worker"] in ("w1", "w2") and who["relman"] and who["python"]
+    assert who["build_url"].startswith("http://127.0.0.1:") and Path(who["log"]).is_file()
+    assert built["unsigned"] is False
+    gate = steps["build.reproducible"].outputs
+    assert gate["first"] == who["worker"] and gate["second"]["worker"] not in (who["worker"], None)
+    assert "Python-3.14.0rc1.tar.xz" in gate["identical"]
+    assert steps["build.test-source"].outputs["workers"][0]["user"] == WORKER_USER
+    artifacts = tmp_path / "bb" / "work" / "artifacts"
+    assert (artifacts / "Python-3.14.0rc1.tar.xz.asc").is_file()
+    drop = list((root / "buildbot" / "drop").rglob("Python-3.14.0rc1.tar.xz"))
+    assert drop and not list((root / "buildbot" / "drop").rglob("*.asc")), "the workers built unsigned"
+    log = Path(who["log"]).read_text()
+    assert f"relman worker build 3.14.0rc1 --url {fork['url']}" in log and "--gpg-key" not in log
+    shown = relman("show", str(summary["run_id"]), "--state", str(root / "state")).stdout
+    assert f"build-release-files: worker {who['worker']} ({WORKER_USER}@" in shown
+    verified = relman("verify", str(artifacts), "--gnupghome", str(root / "gnupg"), "--json", check=False)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    leftover = subprocess.run(["pgrep", "-f", str(tmp_path / "bb" / "buildbot")], capture_output=True, text=True,
+                              check=False)
     assert leftover.stdout.strip() == "", "the demo's master and workers are stopped"
+    workers_left = subprocess.run(["pgrep", "-u", WORKER_USER], capture_output=True, text=True, check=False)
+    assert workers_left.stdout.strip() == "", "no process of the worker user is left"

@@ -1,5 +1,6 @@
-"""`relman demo` publishes: the release is on the demo's site, registered through its API, the
-CDN purges are recorded, and `relman verify <site>/ftp/python/<version>/` passes against it."""
+"""`relman demo --sftp --serve` publishes: uploaded over SFTP to a local OpenSSH sshd, registered
+through the demo site's API, the CDN purges recorded, and `relman verify <site>/ftp/python/<version>/`
+passes against the running site. (The default demo, publishing to a local tree, runs in tests/e2e.)"""
 
 from __future__ import annotations
 
@@ -12,12 +13,17 @@ from pathlib import Path
 import httpx
 import pytest
 
+from relman.engine.journal import Journal
+from tests.conftest import require_tool
+
 pytestmark = pytest.mark.slow
 
 
 def test_demo_publishes_and_the_served_release_verifies(tmp_path):
+    require_tool("sshd", "/usr/sbin/sshd")
     root = tmp_path / "demo"
-    proc = subprocess.Popen([sys.executable, "-m", "relman.cli.main", "demo", "--dir", str(root), "--json", "--serve"],
+    proc = subprocess.Popen([sys.executable, "-m", "relman.cli.main", "demo", "--dir", str(root), "--json", "--serve",
+                             "--sftp"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         text = ""
@@ -36,6 +42,10 @@ def test_demo_publishes_and_the_served_release_verifies(tmp_path):
                      "publish.register", "publish.purge", "publish.verify"):
             assert summary["steps"][step] == "done", step
         site = summary["site_url"]
+        journal = Journal(Path(summary["state_db"]))
+        upload = journal.steps(summary["run_id"])["publish.upload"].outputs
+        journal.close()
+        assert upload["target"] == "sftp" and len(upload["uploaded"]) == len(upload["files"]) >= 15
         folder = Path(summary["downloads_dir"]) / "3.14.0"
         assert (folder / "Python-3.14.0rc1.tar.xz").is_file() and (folder / "python-3.14.0rc1-amd64.exe").is_file()
         assert (Path(summary["site_dir"]) / "downloads.db").is_file()

@@ -23,10 +23,10 @@ WIN, MAC = f"python-{V}-amd64.exe", f"python-{V}-macos11.pkg"
 
 
 def context(tmp_path: Path, *, timeout: float = 10.0, cycle: dict | None = None,
-            deps: dict | None = None) -> tuple[StepContext, queue.Queue]:
+            deps: dict | None = None, publish: dict | None = None) -> tuple[StepContext, queue.Queue]:
     settings = Settings.model_validate({"profile": "demo", "publish": {
         "downloads_dir": str(tmp_path / "ftp"), "drop_dir": str(tmp_path / "drop"), "handoff_timeout_s": timeout,
-        "platform_contacts": {"windows": "windows-rm@example.org"}}})
+        "platform_contacts": {"windows": "windows-rm@example.org"}, **(publish or {})}})
     release = Release(Version.parse(V), tmp_path, settings, None, tmp_path / "work")  # type: ignore[arg-type]
     events: queue.Queue = queue.Queue()
     step = Step("publish.wait-platforms", "wait", lambda ctx: None)

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from relman.demo.sshd import Sshd, keygen
 from relman.errors import CheckFailed, TransientError
 from relman.publish.files import PublishedFile
 from relman.publish.sftp import SftpTarget
 from relman.publish.upload import STAGING
 from tests.conftest import require_tool
-
-from .sshd import Sshd, keygen
 
 
 @pytest.fixture
@@ -108,3 +107,28 @@ def test_a_tree_goes_as_one_stream_and_replaces_the_old_one(tmp_path, sshd):
     assert (dest / "index.html").read_text() == "new" and (dest / "library" / "os.html").read_text() == "os"
     assert not (dest / "stale.html").exists()
     assert sorted(p.name for p in dest.parent.iterdir()) == ["3.14.0rc1"]
+
+
+def test_platform_files_are_awaited_in_an_sftp_drop(tmp_path, sshd):
+    import threading
+    import time
+
+    from relman.release.handoff import wait_for_platforms
+    from tests.publish.test_handoff import MAC, WIN, V, context, deliver
+
+    ctx, _ = context(tmp_path, timeout=30.0, publish={
+        "drop_sftp": True, "sftp_host": "127.0.0.1", "sftp_port": sshd.port, "sftp_user": sshd.user,
+        "sftp_known_hosts": str(sshd.known_hosts), "sftp_key": str(sshd.user_key),
+        "drop_dir": str(tmp_path / "server-drop")})
+    drop = tmp_path / "server-drop" / V
+    deliver(drop, WIN, b"windows bytes", "windows")
+
+    def late():
+        time.sleep(0.5)
+        deliver(drop, MAC, b"mac bytes", "macos")
+
+    thread = threading.Thread(target=late)
+    thread.start()
+    out = wait_for_platforms(ctx)
+    thread.join()
+    assert (Path(out["dir"]) / MAC).read_bytes() == b"mac bytes" and set(out["files"]) == {WIN, MAC}

@@ -7,13 +7,12 @@ Playwright never downloads a browser here: it is pointed at /usr/bin/chromium.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from buildbot_fixture import cpython_like_master  # noqa: F401  (the shared session master)
-from conftest import REQUIRE_ALL, require_tool
+from conftest import require_module, require_tool
 
 from relman.readiness.sources import ReadinessSources
 from relman.site.app import Site, create_app
@@ -26,19 +25,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def _playwright():
-    try:
-        return importlib.import_module("playwright.sync_api")
-    except ImportError:
-        if REQUIRE_ALL:
-            pytest.fail("the playwright package is not installed, and RELMAN_REQUIRE_ALL=1 requires it")
-        pytest.skip("the playwright package is not installed")
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
     chromium = require_tool("chromium", "/usr/bin/chromium")
-    sync_api = _playwright()
+    sync_api = require_module("playwright.sync_api")
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:

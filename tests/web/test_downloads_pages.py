@@ -87,3 +87,20 @@ def test_ftp_path_traversal_is_refused(tmp_path, path):
     response = client.get(path)
     assert response.status_code in (404, 400), path
     assert "outside the tree" not in response.text and "root:" not in response.text
+
+
+def test_anonymous_pages_are_cached_until_the_store_changes(tmp_path):
+    """A page view is answered from rendered bytes; the next registration or publish shows at once."""
+    client = client_for(make_site(tmp_path))
+    uris = seed(client, published=True)
+    first = client.get("/downloads/release/python-3140rc1/")
+    assert first.status_code == 200 and "x-cache" not in first.headers
+    again = client.get("/downloads/release/python-3140rc1/")
+    assert again.headers.get("x-cache") == "hit" and again.text == first.text
+    created = client.post("/api/v1/downloads/release_file/", headers=AUTH,
+                          json=file_body(uris, "Cached check", "https://example.org/ftp/python/3.14.0/late.tgz"))
+    assert created.status_code == 201
+    after = client.get("/downloads/release/python-3140rc1/")
+    assert "x-cache" not in after.headers and "Cached check" in after.text
+    # an authenticated reader is never served an anonymous page (and sees unpublished releases)
+    assert "x-cache" not in client.get("/downloads/release/python-3140rc1/", headers=AUTH).headers

@@ -235,6 +235,12 @@ def diary_markdown(journal: Journal, run_id: int) -> str:
         lines.append("")
         lines.append("Signed: " + ("no (unsigned rehearsal)" if built.get("unsigned") else "yes") + ".")
         lines.append("")
+    builders = _worker_rows(by_id)
+    if builders:
+        lines += ["## Who built what", "",
+                  "| step | job | worker | where | Python | relman | build |", "|---|---|---|---|---|---|---|"]
+        lines += builders
+        lines.append("")
     retried = [a for a in data["attempts"] if a["outcome"] in ("retry", "failed", "timeout", "interrupted")]
     if retried:
         lines += ["## Incidents", ""]
@@ -252,6 +258,26 @@ def diary_markdown(journal: Journal, run_id: int) -> str:
     chain = "intact" if not data["chain_broken_at"] else f"BROKEN at event(s) {data['chain_broken_at']}"
     lines += ["", f"Journal event chain: {chain}.", ""]
     return "\n".join(lines)
+
+
+def _worker_rows(by_id: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One table row per build job that ran on a Buildbot worker: the `workers` records (and the
+    reproducibility gate's `second` build) that the build steps keep in their outputs."""
+    rows = []
+    for step_id in sorted(by_id):
+        if not step_id.startswith("build."):
+            continue
+        outputs = by_id[step_id].get("outputs") or {}
+        records = [w for w in outputs.get("workers") or [] if isinstance(w, dict)]
+        second = outputs.get("second")
+        if isinstance(second, dict) and second.get("worker"):
+            records.append(second)
+        for w in records:
+            url = w.get("build_url")
+            rows.append(f"| `{step_id}` | {w.get('job') or ''} | {w.get('worker') or ''} "
+                        f"| {w.get('user') or ''}@{w.get('host') or ''}, {w.get('platform') or ''} "
+                        f"| {w.get('python') or ''} | {w.get('relman') or ''} | {f'[log]({url})' if url else ''} |")
+    return rows
 
 
 # ---- SVG ---------------------------------------------------------------------------------

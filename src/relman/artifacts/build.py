@@ -103,11 +103,29 @@ def build_release_artifacts(repo: Path, version: Version | str, out_dir: Path, *
         if docs else None
     doc_specs = expected_files(prof, v, security, producer=DOCS) if docs_build and not docs_build.skipped else []
     specs = [*source_specs, *doc_specs]
-    signatures = sign_specs(out_dir, specs, signers)
     known = {f.name: (f.sha256, f.size) for f in [*source.files, *sboms, *(docs_build.files if docs_build else [])]}
+    built = {"source": source.build_info}
+    if docs_build and not docs_build.skipped:
+        built["docs"] = {"method": "sphinx-build from the tag with SOURCE_DATE_EPOCH; deterministic zip/tar.bz2"}
+    signatures, sums, manifest = seal_release(out_dir, profile=prof, version=v, specs=specs, tag=source.tag,
+                                              commit=source.commit, source_date_epoch=source.source_date_epoch,
+                                              built=built, signers=signers, security=security, known=known)
+    return ReleaseArtifacts(v.text, out_dir, source, docs_build, sboms, signatures, sums, manifest,
+                            unsigned=not signers, wall_s=time.perf_counter() - started)
+
+
+def seal_release(out_dir: Path, *, profile: ArtifactProfile, version: Version, specs: Sequence[ArtifactSpec],
+                 tag: str, commit: str, source_date_epoch: int | None, built: dict, signers: Sequence[Signer],
+                 security: bool = False, known: dict[str, tuple[str, int]] | None = None,
+                 ) -> tuple[list[Path], Path, BuiltFile]:
+    """Sign the built files of `specs` in `out_dir`, write SHA256SUMS and the release manifest, and
+    sign the manifest: (signatures, SHA256SUMS, manifest). Used right after a build here, and at
+    home for files built unsigned on remote workers (the keys never leave this machine)."""
+    known = dict(known or {})
+    signatures = sign_specs(out_dir, specs, signers)
     for path in signatures:
         known[path.name] = sha256_file(path)
-    sums_spec = next(s for s in expected_files(prof, v, security, producer=RELEASE) if s.key == "sha256sums")
+    sums_spec = next(s for s in expected_files(profile, version, security, producer=RELEASE) if s.key == "sha256sums")
     listed = {}
     for spec in specs:
         for name in (spec.name, *spec.sidecars):
@@ -115,15 +133,11 @@ def build_release_artifacts(repo: Path, version: Version | str, out_dir: Path, *
                 listed[name] = known[name][0] if name in known else sha256_file(out_dir / name)[0]
     sums = write_sha256sums(out_dir / sums_spec.name, listed)
     known[sums.name] = sha256_file(sums)
-    built = {"source": source.build_info}
-    if docs_build and not docs_build.skipped:
-        built["docs"] = {"method": "sphinx-build from the tag with SOURCE_DATE_EPOCH; deterministic zip/tar.bz2"}
-    document = build_release_manifest(profile=prof, version=v, tag=source.tag, commit=source.commit,
+    document = build_release_manifest(profile=profile, version=version, tag=tag, commit=commit,
                                       directory=out_dir, specs=[*specs, sums_spec], built=built,
                                       signers=[s.describe() for s in signers], unsigned=not signers,
-                                      known=known, source_date_epoch=source.source_date_epoch)
-    manifest = write_release_manifest(document, out_dir, prof)
+                                      known=known, source_date_epoch=source_date_epoch)
+    manifest = write_release_manifest(document, out_dir, profile)
     for signer in signers:     # the manifest is signed by every signer: verify starts from it
         signatures.append(signer.sign(manifest.path))
-    return ReleaseArtifacts(v.text, out_dir, source, docs_build, sboms, signatures, sums, manifest,
-                            unsigned=not signers, wall_s=time.perf_counter() - started)
+    return signatures, sums, manifest

@@ -39,11 +39,30 @@ class TestSourceResult:
                 "commands": self.commands, "duration_s": round(self.duration_s, 3), "tail": self.tail}
 
 
+def _safe_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
+    """The members, refusing what the "data" filter refuses: absolute or escaping names and links,
+    device files; permissions limited as that filter does."""
+    members = []
+    for member in tar.getmembers():
+        parts = Path(member.name).parts
+        target = Path(os.path.normpath(Path(member.name).parent / member.linkname)) if member.issym() else \
+            Path(os.path.normpath(member.linkname)) if member.islnk() else None
+        if member.name.startswith("/") or ".." in parts or member.isdev() \
+                or (target is not None and (target.is_absolute() or target.parts[:1] == ("..",))):
+            raise tarfile.TarError(f"unsafe member {member.name!r}")
+        member.mode &= 0o755
+        members.append(member)
+    return members
+
+
 def unpack(archive: Path, dest: Path) -> Path:
     """Extract safely (no absolute paths, no links out of `dest`); return the single root folder."""
     try:
         with tarfile.open(archive, "r:*") as tar:
-            tar.extractall(dest, filter="data")
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(dest, filter="data")
+            else:   # Python 3.11.0-3.11.3 (e.g. a build worker's system Python) has no extraction filters
+                tar.extractall(dest, members=_safe_members(tar))
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise StepFailed(f"cannot unpack {archive.name}: {exc}", where=str(archive)) from None
     roots = [p for p in dest.iterdir()]

@@ -36,7 +36,7 @@ from typing import Any
 
 from ..errors import RelmanError
 from .buildbot import RETRY, SUCCESS, WARNINGS, Build, BuildbotClient, result_name
-from .buildbot_release import DEFAULT_BUILDER, SCHEDULER
+from .buildbot_release import DEFAULT_BUILDER, SCHEDULER, worker_builder
 from .executor import BuildJob, EventCallback, JobResult, check_jobs, collect_outputs, safe_emitter
 
 TAIL_LINES = 30
@@ -79,7 +79,13 @@ class BuildbotExecutor:
         self._client_factory = client_factory or (lambda url: BuildbotClient(url))
 
     # ---- public ---------------------------------------------------------------------------
+    # Workers of a release build master see none of this machine's paths (release builds send them
+    # a remote URL, a tag and a commit, and get the files back through the master's drop dir).
+    shares_filesystem = False
+
     def builder_for(self, job: BuildJob) -> str:
+        if job.worker:
+            return worker_builder(job.worker)
         if isinstance(self.builder, str):
             return self.builder
         return self.builder.get(job.id, DEFAULT_BUILDER)
@@ -91,35 +97,26 @@ class BuildbotExecutor:
             "argv": json.dumps(list(job.argv)),
             "cwd": str(job.cwd),
             "env": json.dumps(dict(job.env), sort_keys=True),
-            "output_dir": str(job.output_dir),
+            "output_dir": job.worker_output_dir or str(job.output_dir),
             # the worker's own backstop; relman stops the build itself at job.timeout
             "max_time": str(int(job.timeout + self.stop_grace + 1)),
             "upload": "1" if self.drop_dir is not None else "0",
             "tag": job.env.get("RELMAN_TAG") or self.tag or "",
             "commit": job.env.get("RELMAN_COMMIT") or self.commit or "",
+            "input_src": job.worker_input[0] if job.worker_input else "",
+            "input_dest": job.worker_input[1] if job.worker_input else "",
         }
+
+    def connected_workers(self) -> list[str]:
+        """The names of the master's workers that are connected now."""
+        async def ask() -> list[str]:
+            async with self._client_factory(self.url) as bb:
+                return sorted(w.name for w in await bb.workers() if w.connected)
+        return _run_sync(ask)
 
     def run(self, jobs: Sequence[BuildJob], *, on_event: EventCallback | None = None) -> dict[str, JobResult]:
         """Run the jobs, respecting deps, in parallel where possible; never raise for a failed job."""
-        coroutine_factory = lambda: self._run_all(jobs, on_event)  # noqa: E731
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(coroutine_factory())
-        # called from inside an event loop: run ours in a thread of its own
-        box: dict[str, Any] = {}
-
-        def target() -> None:
-            try:
-                box["value"] = asyncio.run(coroutine_factory())
-            except BaseException as error:  # noqa: BLE001 - re-raised below in the caller's thread
-                box["error"] = error
-        thread = threading.Thread(target=target, name="relman-buildbot-executor")
-        thread.start()
-        thread.join()
-        if "error" in box:
-            raise box["error"]
-        return box["value"]
+        return _run_sync(lambda: self._run_all(jobs, on_event))
 
     # ---- scheduling -------------------------------------------------------------------------
     async def _run_all(self, jobs: Sequence[BuildJob], on_event: EventCallback | None) -> dict[str, JobResult]:
@@ -184,40 +181,56 @@ class BuildbotExecutor:
                              where=f"buildbot: {builder} ({bb.root})")
         [request] = requests
 
-        build, timed_out, problem = await self._follow(bb, watcher, job, builder, request, t0, emit)
+        tried: list[Build] = []
+        build, timed_out, problem = await self._follow(bb, watcher, job, builder, request, t0, emit, tried)
         elapsed = time.monotonic() - t0
         if build is None:
             log_path.write_text(f"$ {' '.join(job.argv)}\n{problem}\n")
             return JobResult(job.id, False, None, log_path, [], elapsed, error=problem,
                              where=f"buildbot: {builder} build request #{request} ({bb.root})")
 
-        where = f"buildbot: {builder} build #{build.number} ({bb.build_url(build.builderid, build.number)})"
+        build_url = bb.build_url(build.builderid, build.number)
+        where = f"buildbot: {builder} build #{build.number} ({build_url})"
         job_log, returncode = await self._write_log(bb, job, builder, build, log_path)
+        info = {"builder": builder, "build_number": build.number, "build_url": build_url,
+                "worker": await _worker_of(bb, build), "log": str(log_path),
+                "drop": f"{builder}/{build.number}" if self.drop_dir is not None else None,
+                "attempts": len(tried)}
+        retried = [b for b in tried if b.buildid != build.buildid]
+        if retried:
+            gone = [await _worker_of(bb, b) for b in retried]
+            info["retried_after"] = gone
+            with log_path.open("a") as log:
+                for b, worker in zip(retried, gone):
+                    log.write(f"\n=== relman: build #{b.number} on worker {worker} did not finish (its worker went "
+                              f"away); Buildbot gave the job to another worker: build #{build.number}\n")
         tail = "\n".join(job_log.splitlines()[-TAIL_LINES:])
         if timed_out:
             return JobResult(job.id, False, returncode, log_path, [], elapsed,
-                             error=_with_tail(f"timed out after {job.timeout:g} s; build stopped", tail), where=where)
+                             error=_with_tail(f"timed out after {job.timeout:g} s; build stopped", tail),
+                             where=where, info=info)
         if build.results not in (SUCCESS, WARNINGS):
             what = f"exited {returncode}" if returncode not in (None, 0) else \
                 f"build {result_name(build.results)}: {build.state_string}"
             return JobResult(job.id, False, returncode, log_path, [], elapsed, error=_with_tail(what, tail),
-                             where=where)
+                             where=where, info=info)
         copied = self._collect(job, builder, build)
         outputs, missing = collect_outputs(job)
         if missing:
             return JobResult(job.id, False, returncode, log_path, outputs, elapsed,
                              error=f"finished but produced no {', '.join(missing)} in {job.output_dir}",
-                             where=where)
+                             where=where, info=info)
         if copied:
             with log_path.open("a") as log:
                 log.write(f"\n=== relman: copied {len(copied)} file(s) from the drop dir into {job.output_dir}\n")
         return JobResult(job.id, True, returncode if returncode is not None else 0, log_path, outputs, elapsed,
-                         where=where)
+                         where=where, info=info)
 
     async def _follow(self, bb: BuildbotClient, watcher: _Watcher, job: BuildJob, builder: str, request: int,
-                      t0: float, emit) -> tuple[Build | None, bool, str]:
+                      t0: float, emit, tried: list[Build]) -> tuple[Build | None, bool, str]:
         """Follow the build request until its build completes: (build, timed out?, problem)."""
         started: float | None = None
+        lost_at: float | None = None
         announced: set[int] = set()
         watcher.watch(request)
         try:
@@ -226,9 +239,12 @@ class BuildbotExecutor:
                 latest = max(builds, key=lambda b: b.buildid) if builds else None
                 if latest is not None and latest.buildid not in announced:
                     announced.add(latest.buildid)
+                    tried.append(latest)
                     if started is None:
                         started = time.monotonic()
-                    emit(job.id, "started", f"buildbot: {builder} build #{latest.number} "
+                    worker = await _worker_of(bb, latest)
+                    on = f" on worker {worker}" if worker else ""
+                    emit(job.id, "started", f"buildbot: {builder} build #{latest.number}{on} "
                                             f"({bb.build_url(latest.builderid, latest.number)}): {' '.join(job.argv)}")
                 if latest is not None and latest.complete and latest.results != RETRY:
                     return latest, False, ""
@@ -241,6 +257,16 @@ class BuildbotExecutor:
                     await _cancel_request(bb, request)
                     return None, False, (f"no worker of {builder!r} took the build within {self.queue_timeout:g} s "
                                          f"(build request #{request} cancelled)")
+                if latest is not None and latest.results == RETRY and latest.complete:
+                    # its worker went away mid-build: Buildbot put the request back in the queue
+                    lost_at = lost_at or time.monotonic()
+                    if time.monotonic() - lost_at > self.queue_timeout:
+                        await _cancel_request(bb, request)
+                        return None, False, (f"the worker of build #{latest.number} went away mid-build and no "
+                                             f"other worker of {builder!r} took the job within "
+                                             f"{self.queue_timeout:g} s (build request #{request} cancelled); "
+                                             "run again when a worker is back")
+                    continue
                 if latest is not None and started is not None and time.monotonic() - started > job.timeout:
                     await bb.stop_build(latest.buildid, reason=f"relman: timed out after {job.timeout:g} s")
                     return await self._wait_stopped(bb, latest), True, ""
@@ -352,6 +378,27 @@ class _Watcher:
         self.states = {int(item["buildrequestid"]): item for item in states}
 
 
+def _run_sync(coroutine_factory: Callable[[], Any]) -> Any:
+    """Run a coroutine to its end, also when called from inside an event loop (in a thread then)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine_factory())
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coroutine_factory())
+        except BaseException as error:  # noqa: BLE001 - re-raised below in the caller's thread
+            box["error"] = error
+    thread = threading.Thread(target=target, name="relman-buildbot-executor")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 def collect_from_drop(drop: Path, output_dir: Path) -> list[Path]:
     """Copy every file under `drop` that `output_dir` lacks (same relative path); return the copies.
 
@@ -396,6 +443,16 @@ async def _log_text(bb: BuildbotClient, log: Mapping[str, Any]) -> tuple[str, st
         if stream != "h":
             output.append(rest)
     return "".join(full), "".join(output)
+
+
+async def _worker_of(bb: BuildbotClient, build: Build) -> str | None:
+    """The name of the worker that ran `build` (its `workername` property)."""
+    try:
+        full = await bb.build(build.buildid, properties=["workername"])
+    except RelmanError:
+        return None
+    name = full.properties.get("workername")
+    return str(name) if name else None
 
 
 async def _known_builders_hint(bb: BuildbotClient) -> str | None:

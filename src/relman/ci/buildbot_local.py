@@ -32,6 +32,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import ExternalServiceError, UsageError
 
@@ -44,6 +45,12 @@ def find_buildbot_binary(name: str) -> str | None:
     if candidate.exists():
         return str(candidate)
     return shutil.which(name)
+
+
+def _proc_dir(proc: subprocess.Popen) -> str:
+    """The folder a master or worker process was started for (its last argument)."""
+    args = proc.args
+    return str(args[-1]) if isinstance(args, (list, tuple)) and args else ""
 
 
 def free_port() -> int:
@@ -67,6 +74,12 @@ class LocalBuildbot:
     workers: tuple[str, ...] = ()
     offline_workers: tuple[str, ...] = ()
     start_timeout: float = 60.0
+    # Workers that share nothing with this user: their folders go under worker_root (default
+    # basedir), they run as worker_account (an account with uid, gid, home and env(venv)) with
+    # buildbot-worker from worker_venv and a clean environment.
+    worker_root: Path | None = None
+    worker_account: Any = None
+    worker_venv: Path | None = None
     www_port: int = field(default_factory=free_port)
     pb_port: int = field(default_factory=free_port)
     _procs: list[subprocess.Popen] = field(default_factory=list, repr=False)
@@ -96,10 +109,10 @@ class LocalBuildbot:
             self._run([buildbot, "create-master", "-q", "-r", str(self.master_dir)])
         (self.master_dir / "master.cfg").write_text(self.master_cfg)
         for name in (*self.workers, *self.offline_workers):
-            wdir = self.basedir / name
+            wdir = self.worker_dir(name)
             if not (wdir / "buildbot.tac").exists():
                 self._run([worker_bin, "create-worker", "-q", "-r", "--maxdelay=2", str(wdir),
-                           f"127.0.0.1:{self.pb_port}", name, WORKER_PASSWORD])
+                           f"127.0.0.1:{self.pb_port}", name, WORKER_PASSWORD], as_worker=True)
             else:  # ports change between starts: point the worker at this master
                 tac = wdir / "buildbot.tac"
                 text = tac.read_text()
@@ -107,13 +120,13 @@ class LocalBuildbot:
                 tac.write_text(text)
 
     def start(self, *, wait_workers: bool = True) -> LocalBuildbot:
-        buildbot, worker_bin = self._binaries()
+        buildbot, _ = self._binaries()
         self.create()
         try:
             self._spawn([buildbot, "start", "--nodaemon", str(self.master_dir)], self.master_dir)
             self.wait_for(lambda: self.get("/builders") is not None, "the master's REST API")
             for name in self.workers:
-                self._spawn([worker_bin, "start", "--nodaemon", str(self.basedir / name)], self.basedir)
+                self.start_worker(name)
             if wait_workers and self.workers:
                 wanted = set(self.workers)
                 self.wait_for(lambda: wanted <= {w["name"] for w in self.get("/workers")["workers"]
@@ -135,11 +148,27 @@ class LocalBuildbot:
                 proc.wait()
         self._procs.clear()
 
-    def stop_worker(self, name: str) -> None:
-        """Stop one worker (it shows as disconnected on the master)."""
+    def worker_dir(self, name: str) -> Path:
+        return (self.worker_root or self.basedir) / name
+
+    def start_worker(self, name: str) -> None:
+        """Start one (created) worker; it connects to the master on its own."""
+        _, worker_bin = self._binaries()
+        self._spawn([worker_bin, "start", "--nodaemon", str(self.worker_dir(name))], self.worker_dir(name),
+                    as_worker=True)
+
+    def worker_pid(self, name: str) -> int | None:
+        for proc in self._procs:
+            if _proc_dir(proc) == str(self.worker_dir(name)) and proc.poll() is None:
+                return proc.pid
+        return None
+
+    def stop_worker(self, name: str, *, kill: bool = False) -> None:
+        """Stop one worker (it shows as disconnected on the master); `kill`: SIGKILL, as a machine
+        that vanishes (no goodbye to the master)."""
         for proc in list(self._procs):
-            if proc.args[-1] == str(self.basedir / name) and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+            if _proc_dir(proc) == str(self.worker_dir(name)) and proc.poll() is None:
+                proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
                 proc.wait(timeout=15)
                 self._procs.remove(proc)
 
@@ -200,7 +229,7 @@ class LocalBuildbot:
             except (OSError, KeyError, TypeError):
                 pass
             for proc in self._procs:
-                if proc.poll() is not None and proc.args[-1] == str(self.master_dir):
+                if proc.poll() is not None and _proc_dir(proc) == str(self.master_dir):
                     raise ExternalServiceError(
                         f"the Buildbot master exited (code {proc.returncode}) while waiting for {what}",
                         where=str(self.master_dir / "twistd.log"))
@@ -211,19 +240,29 @@ class LocalBuildbot:
     # ---- internals ----------------------------------------------------------------------
     def _binaries(self) -> tuple[str, str]:
         buildbot = find_buildbot_binary("buildbot")
-        worker_bin = find_buildbot_binary("buildbot-worker")
+        worker_bin = str(self.worker_venv / "bin" / "buildbot-worker") if self.worker_venv is not None \
+            else find_buildbot_binary("buildbot-worker")
         if not buildbot or not worker_bin:
             raise UsageError("buildbot and buildbot-worker are not installed",
                              hint="pip install 'relman[buildbot]' (buildbot, buildbot-worker, buildbot-www)")
         return buildbot, worker_bin
 
-    def _run(self, argv: list[str]) -> None:
-        done = subprocess.run(argv, env=self.env, capture_output=True, text=True)
+    def _as(self, as_worker: bool) -> dict[str, Any]:
+        """Popen arguments: this user with the master's environment, or the worker's account."""
+        if not as_worker or self.worker_account is None:
+            return {"env": self.env}
+        account = self.worker_account
+        return {"env": account.env(self.worker_venv), "user": account.uid, "group": account.gid,
+                "extra_groups": [], "umask": 0o077}
+
+    def _run(self, argv: list[str], *, as_worker: bool = False) -> None:
+        done = subprocess.run(argv, capture_output=True, text=True, cwd=self.worker_root or self.basedir,
+                              check=False, **self._as(as_worker))
         if done.returncode:
             raise ExternalServiceError(f"{' '.join(argv[:2])} failed (exit {done.returncode}): "
                                        f"{(done.stderr or done.stdout).strip()[-500:]}")
 
-    def _spawn(self, argv: list[str], cwd: Path) -> None:
-        proc = subprocess.Popen(argv, cwd=cwd, env=self.env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+    def _spawn(self, argv: list[str], cwd: Path, *, as_worker: bool = False) -> None:
+        proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                start_new_session=True, **self._as(as_worker))
         self._procs.append(proc)

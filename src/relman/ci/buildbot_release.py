@@ -45,7 +45,8 @@ if TYPE_CHECKING:
 
 DEFAULT_BUILDER = "relman-jobs"
 SCHEDULER = "relman"
-JOB_PROPERTIES = ("job_id", "argv", "cwd", "env", "output_dir", "max_time", "upload", "tag", "commit")
+JOB_PROPERTIES = ("job_id", "argv", "cwd", "env", "output_dir", "max_time", "upload", "tag", "commit",
+                  "input_src", "input_dest")
 
 
 def worker_builder(worker: str) -> str:
@@ -107,20 +108,48 @@ def release_master_cfg(workers: Sequence[str], drop_dir: Path, *, title: str = "
             return os.path.join(DROP_DIR, buildername, str(number))
 
 
+        def _on_worker(path, builddir):
+            # relative worker paths are relative to the builder's folder on the worker
+            if not path or os.path.isabs(path) or not builddir:
+                return path or ""
+            return os.path.join(builddir, path)
+
+
+        def _env(text, workername):
+            return dict(_json(dict)(text), RELMAN_WORKER=workername)
+
+
+        def _input_wanted(step):
+            return bool(step.getProperty("input_src"))
+
+
+        def _from_drop(src):
+            # only files already in the drop dir (an earlier job's uploaded outputs) go to a worker
+            path = os.path.realpath(os.path.join(DROP_DIR, src or "-"))
+            if not path.startswith(os.path.realpath(DROP_DIR) + os.sep):
+                raise ValueError(f"input_src {src!r} is outside the drop dir")
+            return path
+
+
         def job_factory():
             f = BuildFactory()
-            f.addStep(steps.MakeDirectory(name="output dir", dir=util.Property("output_dir")))
+            output_dir = util.Transform(_on_worker, util.Property("output_dir"), util.Property("builddir"))
+            f.addStep(steps.MakeDirectory(name="output dir", dir=output_dir))
+            f.addStep(steps.FileDownload(
+                name="input", mastersrc=util.Transform(_from_drop, util.Property("input_src")),
+                workerdest=util.Transform(_on_worker, util.Property("input_dest"), util.Property("builddir")),
+                doStepIf=_input_wanted, hideStepIf=lambda results, step: not _input_wanted(step)))
             max_time = util.Transform(lambda t: float(t or 1800), util.Property("max_time"))
             f.addStep(steps.ShellCommand(
                 name="job",
                 command=util.Transform(_json(list), util.Property("argv")),
                 workdir=util.Transform(lambda d: d or "build", util.Property("cwd")),
-                env=util.Transform(_json(dict), util.Property("env")),
+                env=util.Transform(_env, util.Property("env"), util.Property("workername")),
                 maxTime=max_time, timeout=max_time, logEnviron=False, haltOnFailure=True,
                 description=util.Interpolate("running %%(prop:job_id)s"),
                 descriptionDone=util.Interpolate("%%(prop:job_id)s")))
             f.addStep(steps.DirectoryUpload(
-                name="upload outputs", workersrc=util.Property("output_dir"),
+                name="upload outputs", workersrc=output_dir,
                 masterdest=util.Transform(_drop, util.Property("buildername"), util.Property("buildnumber")),
                 doStepIf=_upload_wanted, hideStepIf=lambda results, step: not _upload_wanted(step)))
             return f
@@ -166,18 +195,23 @@ class ReleaseBuildbot:
 
 @contextmanager
 def start_release_buildbot(work_dir: Path, workers: int | Sequence[str] = 2, *,
-                           drop_dir: Path | None = None, start_timeout: float = 60.0) -> Iterator[ReleaseBuildbot]:
+                           drop_dir: Path | None = None, start_timeout: float = 60.0,
+                           worker_root: Path | None = None, worker_account: Any = None,
+                           worker_venv: Path | None = None) -> Iterator[ReleaseBuildbot]:
     """Start a release build master with real workers under `work_dir`; stop it all on exit.
 
     `workers` is a count (workers named w1, w2, …) or a list of names. The drop dir defaults to
     `work_dir/drop`. Raises UsageError when buildbot is not installed, ExternalServiceError when
-    the master or a worker does not come up (with the master's twistd.log named).
+    the master or a worker does not come up (with the master's twistd.log named). `worker_root`,
+    `worker_account` and `worker_venv` run the workers elsewhere as another user (see
+    `buildbot_isolated.start_isolated_buildbot`).
     """
     names = tuple(f"w{i}" for i in range(1, workers + 1)) if isinstance(workers, int) else tuple(workers)
     work_dir = Path(work_dir).resolve()
     drop = Path(drop_dir).resolve() if drop_dir is not None else work_dir / "drop"
     drop.mkdir(parents=True, exist_ok=True)
-    local = LocalBuildbot(work_dir, release_master_cfg(names, drop), workers=names, start_timeout=start_timeout)
+    local = LocalBuildbot(work_dir, release_master_cfg(names, drop), workers=names, start_timeout=start_timeout,
+                          worker_root=worker_root, worker_account=worker_account, worker_venv=worker_venv)
     local.start()           # stops whatever it started if it fails
     try:
         yield ReleaseBuildbot(local, drop, names)

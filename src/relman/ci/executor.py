@@ -11,7 +11,7 @@ import glob
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,13 @@ class BuildJob:
     env: dict[str, str] = field(default_factory=dict)
     deps: tuple[str, ...] = ()       # ids of jobs that must succeed first
     timeout: float = 1800.0
+    # Remote workers (executors whose `shares_filesystem` is False) see none of this machine's
+    # paths: the job writes into worker_output_dir (relative to the worker's build folder) and the
+    # files come back into output_dir; worker_input is (a file the executor already holds, e.g.
+    # "relman-jobs/7/x.tgz" of an earlier job's outputs; where the job finds it on the worker).
+    worker_output_dir: str | None = None
+    worker_input: tuple[str, str] | None = None
+    worker: str | None = None        # run on this worker only (executors with several workers)
 
 
 @dataclass
@@ -36,6 +43,7 @@ class JobResult:
     duration_s: float
     error: str | None = None         # for people: what failed, with the tail of the log
     where: str | None = None         # "local pid 1234", "buildbot: AMD64 Ubuntu build #7"
+    info: dict[str, Any] = field(default_factory=dict)   # executor facts: worker, build URL, drop copy…
 
 
 # on_event(job_id, kind, message): kind is "started", "log", "finished".

@@ -17,12 +17,15 @@ from .common import emit_json, json_option
               help="Folder for the sample project, its remotes, the journal and the artifacts.")
 @click.option("--version", "version", default=None, help=f"Version to rehearse (default {DEFAULT_VERSION}).")
 @click.option("--executor", type=click.Choice(["local", "buildbot"]), default="local", show_default=True,
-              help="Where build jobs run.")
+              help="Where build jobs run. buildbot: a local master with two workers that share nothing with "
+                   "you (user relman-worker, its own venv, the fork over git daemon; as root, else same-user).")
 @click.option("--fresh", is_flag=True, help="Delete an earlier rehearsal in --dir and start over.")
 @click.option("--serve", is_flag=True,
               help="Afterwards keep the demo's web site (downloads, API) running on 127.0.0.1 until Ctrl-C.")
+@click.option("--sftp", is_flag=True,
+              help="Upload over SFTP to a local OpenSSH sshd (started for the rehearsal) instead of copying.")
 @json_option
-def demo_command(directory: str, version: str | None, executor: str, fresh: bool, serve: bool,
+def demo_command(directory: str, version: str | None, executor: str, fresh: bool, serve: bool, sftp: bool,
                  as_json: bool) -> None:
     """Rehearse a complete release on a CPython-shaped sample project.
 
@@ -48,7 +51,7 @@ def demo_command(directory: str, version: str | None, executor: str, fresh: bool
             pass
 
     outcome = run_demo(directory, version=version, fresh=fresh, executor=executor, as_json=as_json,
-                       serve=keep_serving if serve else None)
+                       serve=keep_serving if serve else None, sftp=sftp)
     if not serve:
         _report(outcome, as_json)
     sys.exit(outcome.result.exit_code)

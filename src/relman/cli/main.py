@@ -39,6 +39,7 @@ COMMAND_MODULES = {
     "schedule": "schedule_cmd",
     "announce": "announce_cmd",
     "serve": "serve_cmd",
+    "worker": "worker_cmd",
 }
 
 

@@ -158,11 +158,14 @@ def show_command(run_id: int, state_dir: str | None, as_json: bool) -> None:
                    "chain_broken_at": broken})
         return
     from ..engine.display import ICONS
+    from ..release.remote_build import worker_lines
 
     click.echo(f"run {run.id}: {run.params.get('version')} — {run.status}")
     for s in steps.values():
         took = f"{s.duration_s:.2f} s" if s.duration_s is not None else ""
         click.echo(f"  {ICONS.get(s.status, '?')} {s.step_id:<32} {took:>9}  {s.description}")
+        for line in worker_lines(s.outputs or {}):     # who built it, on remote build workers
+            click.echo(f"      {line}")
         if s.error:
             click.secho("      " + s.error.replace("\n", "\n      "), fg="red")
     click.echo("journal chain: " + ("intact" if not broken else f"BROKEN at event(s) {broken}"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,6 +39,7 @@ class DemoOutcome:
     wall_s: float
     report: Path
     site_url: str | None = None
+    workers: str | None = None      # --executor buildbot: who the build workers are (isolated or not)
 
     def summary(self) -> dict[str, Any]:
         steps = {sid: row.status for sid, row in self.result.steps.items()}
@@ -57,6 +59,7 @@ class DemoOutcome:
             "failed": self.result.failed,
             "paused": [gate for _, gate in self.result.paused],
             "executor": self.session.settings.build.executor,
+            "workers": self.workers,
             "wall_s": round(self.wall_s, 3),
         }
 
@@ -95,7 +98,7 @@ def prepare(root: Path, version: str | None, fresh: bool) -> tuple[Path, Version
 
 def run_demo(root: Path, *, version: str | None = None, fresh: bool = False, executor: str = "local",
              observer: Observer | None = None, as_json: bool = False,
-             serve: Callable[[DemoOutcome], None] | None = None) -> DemoOutcome:
+             serve: Callable[[DemoOutcome], None] | None = None, sftp: bool = False) -> DemoOutcome:
     """Rehearse the release; with `serve`, it is called with the outcome while the demo's
     downloads site is still running (it returns when the site may stop)."""
     started = time.monotonic()
@@ -106,14 +109,16 @@ def run_demo(root: Path, *, version: str | None = None, fresh: bool = False, exe
                  "announce": {"live": {"enabled": True, "feed": str(root / "live-feed.jsonl")}}}
     policy = ApprovalPolicy(policy=frozenset({"*"}), policy_name=DEMO_POLICY)
     with build_workers(root, executor) as buildbot, \
-            demo_publishing(root, v, buildbot.url if buildbot is not None else None) as publishing:
+            demo_publishing(root, v, buildbot.url if buildbot is not None else None, sftp=sftp) as publishing:
         overrides["publish"] = publishing.settings(root)
         if buildbot is not None:
-            overrides["build"] = {"executor": "buildbot", "buildbot_url": buildbot.url}
+            overrides["build"] = {"executor": "buildbot"}
         session = ReleaseSession.open(v.text, root / "cpython", state_dir=root / "state", work_dir=root / "work",
                                       overrides=overrides)
-        if buildbot is not None:
+        workers = buildbot.isolation if buildbot is not None else None
+        if buildbot is not None:   # endpoints that change on every start: resources, not settings
             session.resources["executor"] = buildbot.executor(log_dir=root / "work" / "logs")
+            session.resources.update(buildbot_resources(root, buildbot))
         try:
             result = session.run(approvals=policy, observer=observer, as_json=as_json)
         finally:
@@ -122,7 +127,7 @@ def run_demo(root: Path, *, version: str | None = None, fresh: bool = False, exe
         report = root / "report.md"
         write_report(session, result.run_id, report)
         outcome = DemoOutcome(result, session, root, already, time.monotonic() - started, report,
-                              site_url=publishing.site.url)
+                              site_url=publishing.site.url, workers=workers)
         if serve is not None:
             serve(outcome)
     return outcome
@@ -135,10 +140,22 @@ def build_workers(root: Path, executor: str) -> Iterator[Any]:
     if executor != "buildbot":
         yield None
         return
-    from ..ci.buildbot_release import start_release_buildbot
+    from ..ci.buildbot_isolated import make_rm_private, start_isolated_buildbot
 
-    with start_release_buildbot(root / "buildbot", workers=2) as buildbot:
+    # The workers share nothing with the release manager: another user, its own HOME and venv,
+    # the fork over git:// (see ci/buildbot_isolated.py); the RM's folders are private.
+    make_rm_private([root, root / "cpython", root / "state", root / "gnupg"])
+    with start_isolated_buildbot(root / "buildbot", workers=2, serve=[root / "fork.git"],
+                                 log=lambda line: print(f"demo: {line}", file=sys.stderr)) as buildbot:
+        print(f"demo: build workers: {buildbot.isolation}", file=sys.stderr)
         yield buildbot
+
+
+def buildbot_resources(root: Path, buildbot: Any) -> dict[str, Any]:
+    """What the demo's workers are told: the fork's git:// URL, and their relman command (their
+    own `relman`; a same-user worker uses this relman, as its label says)."""
+    command = ["relman"] if buildbot.isolated else [str(Path(sys.executable).with_name("relman"))]
+    return {"worker_fork_url": buildbot.fork_url(root / "fork.git"), "worker_command": command}
 
 
 def write_report(session: ReleaseSession, run_id: int, path: Path) -> None:

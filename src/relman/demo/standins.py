@@ -178,18 +178,26 @@ class DemoPublishing:
     cdn: PurgeRecorder
     builders: StandInBuilders
     api_key: str
+    sshd: Any = None          # relman.demo.sshd.Sshd with --sftp
 
     def settings(self, root: Path) -> dict[str, Any]:
         """The `[publish]` settings of the rehearsal (endpoints only: the steps are the real ones)."""
-        return {"target": "local", "downloads_dir": str(root / "downloads"), "docs_dir": str(root / "docs"),
-                "site_url": self.site.url, "file_url": self.site.url + "/ftp/python/{normalized}/",
-                "api_key_env": API_KEY_ENV, "cdn_purge": self.cdn.url, "drop_dir": str(root / "drop"),
-                "handoff_timeout_s": 120.0}
+        common = {"site_url": self.site.url, "file_url": self.site.url + "/ftp/python/{normalized}/",
+                  "api_key_env": API_KEY_ENV, "cdn_purge": self.cdn.url, "drop_dir": str(root / "drop"),
+                  "handoff_timeout_s": 120.0}
+        if self.sshd is not None:
+            return {**common, "target": "sftp", "sftp_host": "127.0.0.1", "sftp_port": self.sshd.port,
+                    "sftp_user": self.sshd.user, "sftp_known_hosts": str(self.sshd.known_hosts),
+                    "sftp_key": str(self.sshd.user_key), "sftp_root": str(root / "downloads"),
+                    "sftp_docs_root": str(root / "docs")}
+        return {**common, "target": "local", "downloads_dir": str(root / "downloads"), "docs_dir": str(root / "docs")}
 
 
 @contextmanager
-def demo_publishing(root: Path, version: Version, buildbot_url: str | None = None) -> Iterator[DemoPublishing]:
-    """Start the site, the purge recorder and the stand-in builders; stop them afterwards."""
+def demo_publishing(root: Path, version: Version, buildbot_url: str | None = None, *,
+                    sftp: bool = False) -> Iterator[DemoPublishing]:
+    """Start the site, the purge recorder, the stand-in builders (and with `sftp` a local
+    OpenSSH sshd as the downloads server); stop them afterwards."""
     site_dir = root / "site"
     site_dir.mkdir(parents=True, exist_ok=True)
     (root / "downloads").mkdir(exist_ok=True)
@@ -201,13 +209,17 @@ def demo_publishing(root: Path, version: Version, buildbot_url: str | None = Non
     site = SiteServer(site_dir, root / "downloads", {"rm": key}, ports.get("site"), state_dir=root / "state",
                       options={"cycle": str(root / "release-cycle.json"), "buildbot": buildbot_url}).start()
     cdn = PurgeRecorder(root / "cdn" / "purges.jsonl", ports.get("cdn")).start()
-    ports_file.write_text(json.dumps({"site": site.port, "cdn": cdn.httpd.server_address[1]}) + "\n")
+    sshd = _start_sshd(root, ports.get("sshd")) if sftp else None
+    ports_file.write_text(json.dumps({"site": site.port, "cdn": cdn.httpd.server_address[1],
+                                      **({"sshd": sshd.port} if sshd else {})}) + "\n")
     builders = StandInBuilders(root / "work" / "handoff").start()
     previous = os.environ.get(API_KEY_ENV)
     os.environ[API_KEY_ENV] = f"rm:{key}"
     try:
-        yield DemoPublishing(site, cdn, builders, key)
+        yield DemoPublishing(site, cdn, builders, key, sshd)
     finally:
+        if sshd is not None:
+            sshd.stop()
         if previous is None:
             os.environ.pop(API_KEY_ENV, None)
         else:
@@ -215,6 +227,17 @@ def demo_publishing(root: Path, version: Version, buildbot_url: str | None = Non
         builders.stop()
         cdn.stop()
         site.stop()
+
+
+def _start_sshd(root: Path, port: int | None) -> Any:
+    from ..errors import UsageError
+    from .sshd import Sshd, find_sshd
+
+    path = find_sshd()
+    if path is None:
+        raise UsageError("--sftp needs OpenSSH's sshd on this machine", hint="apt-get install openssh-server, "
+                                                                          "or rehearse without --sftp")
+    return Sshd(path, root / "sshd", port=_free_port(port)).start()
 
 
 __all__ = [

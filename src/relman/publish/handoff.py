@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..artifacts.checksums import sha256_file
 from ..artifacts.manifest import ArtifactSpec, expected_files, get_profile
@@ -95,7 +95,10 @@ def handoff_email(handoff: Handoff, *, sender: str, to: str | None, project: str
 
 
 class Drop(Protocol):
-    """Where platform builders deliver files (a local folder: `LocalDrop`)."""
+    """Where platform builders deliver files: a local folder (`LocalDrop`) or a folder on an
+    SFTP server (`relman.publish.sftp.SftpDrop`)."""
+
+    folder: Any
 
     def listing(self) -> dict[str, int]:
         """name → size of the files delivered so far."""

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..errors import ExternalServiceError
+from .client import Backoff
 
 
 def purge_target(endpoint: str, public_url: str) -> str:
@@ -25,6 +26,7 @@ def purge_urls(endpoint: str, urls: Iterable[str], *, http: httpx.Client | None 
                backoff_s: float = 0.5, sleep: Callable[[float], None] = time.sleep,
                headers: dict[str, str] | None = None) -> list[str]:
     """PURGE each URL once (in order, de-duplicated); returns the purge targets."""
+    backoff = Backoff(attempts=attempts, first_s=backoff_s)
     client = http or httpx.Client(timeout=30.0)
     done: list[str] = []
     try:
@@ -40,7 +42,7 @@ def purge_urls(endpoint: str, urls: Iterable[str], *, http: httpx.Client | None 
                 except httpx.HTTPError as error:
                     last = f"{type(error).__name__}: {error}"
                 if attempt < attempts:
-                    sleep(backoff_s * 2 ** (attempt - 1))
+                    sleep(backoff.delay(attempt))
             else:
                 raise ExternalServiceError(f"PURGE {target} failed {attempts} times ({last}); "
                                            f"{len(done)} URL(s) purged before it",

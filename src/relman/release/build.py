@@ -18,6 +18,7 @@ from ..engine.secrets import redact_file
 from ..engine.step import LOCAL, Effect, Step, StepContext
 from ..errors import CheckFailed, StepFailed
 from .context import Release, release_of
+from .remote_build import is_remote
 
 PHASE = "build"
 ARTIFACT_PROFILES = ("cpython", "demo")
@@ -85,6 +86,9 @@ def artifacts_probe(ctx: StepContext) -> dict | None:
 
 
 def build_artifacts(ctx: StepContext) -> dict:
+    if is_remote(_executor(ctx)):   # workers that share nothing with this machine: release/remote_build.py
+        from .remote_build import build_artifacts_remote
+        return build_artifacts_remote(ctx)
     release = release_of(ctx)
     out = release.artifacts_dir
     if out.exists():
@@ -114,6 +118,9 @@ def source_archive(release: Release) -> Path:
 
 
 def run_test_source(ctx: StepContext) -> dict:
+    if is_remote(_executor(ctx)):
+        from .remote_build import run_test_source_remote
+        return run_test_source_remote(ctx)
     release = release_of(ctx)
     archive = source_archive(release)
     work = release.work_dir / "test-source"
@@ -132,6 +139,9 @@ def check_reproducible(ctx: StepContext) -> dict:
     from ..artifacts.archive import build_source_archives
     from ..artifacts.build import default_news_hook
 
+    if is_remote(_executor(ctx)):
+        from .remote_build import check_reproducible_remote
+        return check_reproducible_remote(ctx)
     release = release_of(ctx)
     profile = get_profile(release.settings.profile)
     first = {f["name"]: f["sha256"] for f in ctx.dep("build.artifacts")["files"]}
@@ -169,9 +179,14 @@ def verify_built(ctx: StepContext) -> dict:
 def build_steps() -> list[Step]:
     common = dict(phase=PHASE, condition=has_artifacts, condition_text="for profiles with an artifact manifest",
                   uses=("version", "executor"))
+    from .remote_build import fork_tag
     return [
+        Step("build.fork-tag", "remote workers: the tag is on the fork they fetch from, at the tagged commit",
+             fork_tag, deps=("source.push-fork",), phase=PHASE, uses=("version", "executor"), timeout_s=300,
+             condition=lambda p: has_artifacts(p) and p.get("executor") == "buildbot",
+             condition_text="for artifact profiles built on Buildbot workers"),
         Step("build.artifacts", "build the release files from the tag (archives, SBOMs, docs, signatures, manifest)",
-             build_artifacts, deps=("source.tag",), probe=artifacts_probe, timeout_s=7200,
+             build_artifacts, deps=("source.tag", "build.fork-tag"), probe=artifacts_probe, timeout_s=7200,
              effects=(Effect(LOCAL, "writes the release files into the run's artifacts folder"),), **common),
         Step("build.test-source", "unpack the source archive, build it and run its tests", run_test_source,
              deps=("build.artifacts",), timeout_s=7200, **common),

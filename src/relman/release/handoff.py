@@ -28,9 +28,8 @@ from ..publish.handoff import (
     status_line,
     verify_arrivals,
 )
-from .build import has_artifacts
 from .context import Release, release_of
-from .publish import security_release
+from .publish import publishes, security_release
 
 PHASE = "publish"
 
@@ -97,7 +96,8 @@ def wait_for_platforms(ctx: StepContext) -> dict:
     if not platforms:
         ctx.log("Waiting for files: source ✅ (no platform builds for this release)")
         return {"files": {}, "dir": ""}
-    drop = LocalDrop(Path(_drop_root(release)) / release.version.text)
+    drop = _drop(release)
+    interval = 5.0 if s.drop_sftp else 1.0      # a look over SFTP is a new connection: look less often
     started = time.monotonic()
     limit = ctx.remaining(s.handoff_timeout_s) or 0.0
     previous: dict[str, int] | None = None
@@ -127,7 +127,7 @@ def wait_for_platforms(ctx: StepContext) -> dict:
                               hint="run again to keep waiting (nothing else is redone), or raise "
                                    "[publish] handoff_timeout_s")
         previous = listing
-        ctx.sleep(min(1.0, max(0.05, limit - (time.monotonic() - started))))
+        ctx.sleep(min(interval, max(0.05, limit - (time.monotonic() - started))))
     dest = release.work_dir / "platforms"
     dest.mkdir(parents=True, exist_ok=True)
     for name in sorted(drop.listing()):
@@ -142,9 +142,21 @@ def wait_for_platforms(ctx: StepContext) -> dict:
     return {"files": files, "dir": str(dest)}
 
 
+def _drop(release: Release) -> Any:
+    """Where the platform builders deliver: `<drop_dir>/<version>/`, here or on the SFTP server."""
+    s = release.settings.publish
+    if s.drop_sftp:
+        from ..publish.sftp import SftpDrop, SftpTarget
+
+        target = SftpTarget(s.sftp_host or "", port=s.sftp_port, user=s.sftp_user, known_hosts=s.sftp_known_hosts,
+                            key=s.sftp_key, root=s.sftp_root)
+        return SftpDrop(target, f"{_drop_root(release).rstrip('/')}/{release.version.text}")
+    return LocalDrop(Path(_drop_root(release)) / release.version.text)
+
+
 def handoff_steps() -> list[Step]:
-    common: dict[str, Any] = {"phase": PHASE, "condition": has_artifacts,
-                              "condition_text": "for profiles with an artifact manifest", "uses": ("version",)}
+    common: dict[str, Any] = {"phase": PHASE, "condition": publishes, "uses": ("version",),
+                              "condition_text": "for profiles with an artifact manifest, with a [publish] target"}
     return [
         Step("publish.handoff", "hand the tag to the platform builders (email draft, sent when SMTP is set)",
              send_handoffs, deps=("source.push-fork",), timeout_s=300,

@@ -8,7 +8,7 @@ publish.wait-platforms ┘    → publish.register ────┴→ publish.pu
 
 The libraries in relman.publish do the work; these steps only read the configuration
 (`[publish]` in relman.toml) and the outputs of earlier steps. Without a `[publish]` target
-the steps say so and do nothing, so a release that is not published by relman still runs.
+the steps are skipped (run parameter `publishing`), so a release relman does not publish still runs.
 """
 
 from __future__ import annotations
@@ -36,6 +36,11 @@ from .context import Release, release_of
 
 PHASE = "publish"
 NOT_CONFIGURED = "no [publish] target configured (downloads_dir, or sftp_host): nothing uploaded"
+
+
+def publishes(params) -> bool:
+    """Profiles with an artifact manifest, when a `[publish]` target is configured."""
+    return has_artifacts(params) and bool(params.get("publishing", True))
 
 
 def _settings(release: Release):
@@ -138,7 +143,7 @@ def upload(ctx: StepContext) -> dict:
 
 
 def docs_applies(params) -> bool:
-    return has_artifacts(params) and Version.parse(params["version"]).includes_docs
+    return publishes(params) and Version.parse(params["version"]).includes_docs
 
 
 def unpack_docs(ctx: StepContext) -> dict:
@@ -288,8 +293,8 @@ def _newest_final(client, version: Version) -> bool:
 
 
 def publish_steps() -> list[Step]:
-    common: dict[str, Any] = {"phase": PHASE, "condition": has_artifacts,
-                              "condition_text": "for profiles with an artifact manifest", "uses": ("version",)}
+    common: dict[str, Any] = {"phase": PHASE, "condition": publishes, "uses": ("version",),
+                              "condition_text": "for profiles with an artifact manifest, with a [publish] target"}
     remote = (Effect(REMOTE, "writes release files to the downloads server"),)
     retry = Retry(attempts=3, backoff_s=2.0, on=(TransientError,))
     return [

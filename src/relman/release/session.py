@@ -62,6 +62,7 @@ class ReleaseSession:
         return {"version": self.version.text, "repo": str(self.repo), "work_dir": str(self.work_dir),
                 "profile": s.profile, "fork": s.remotes.fork, "upstream": s.remotes.upstream,
                 "sign_tags": s.git.sign_tags, "executor": s.build.executor,
+                "publishing": s.publish.configured,
                 "config_digest": fingerprint(s.dump()),
                 "readiness_sources": [x for x in (s.readiness.buildbot, s.readiness.tracker) if x],
                 "live_posts": s.announce.live.enabled,

@@ -14,6 +14,7 @@ import mimetypes
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -419,16 +420,41 @@ def group_files(files: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def page_routes(site: Site) -> list[BaseRoute]:
     store = store_of(site)
+    # Anonymous page views are answered from bytes rendered at the store's current data
+    # version; any write to the store (a registration, a publish) changes it. Readers with a
+    # key see unpublished releases too, so their pages are rendered each time.
+    rendered: dict[tuple[str, str], tuple[int, Response]] = {}
+
+    def cached(request: Request, render: Callable[[], Response]) -> Response:
+        if site.authenticate(request) is not None:
+            return render()
+        key = (request.url.path, str(request.base_url))
+        version = store.data_version()
+        hit = rendered.get(key)
+        if hit is not None and hit[0] == version:
+            return Response(hit[1].body, status_code=hit[1].status_code, media_type=hit[1].media_type,
+                            headers={"X-Cache": "hit"})
+        response = render()
+        if len(rendered) > 512:
+            rendered.clear()
+        rendered[key] = (version, response)
+        return response
 
     def visible_releases(request: Request) -> list[dict[str, Any]]:
         where = "" if site.authenticate(request) else "is_published = 1"
         return store.find("release", where, order="release_date DESC, id DESC")[1]
 
     def index(request: Request) -> Response:
+        return cached(request, lambda: render_index(request))
+
+    def render_index(request: Request) -> Response:
         latest, upcoming = download_overview(visible_releases(request))
         return site.render(request, "downloads/index.html", latest=latest, upcoming=upcoming)
 
     def release_page(request: Request) -> Response:
+        return cached(request, lambda: render_release_page(request))
+
+    def render_release_page(request: Request) -> Response:
         release = store.release_by_slug(request.path_params["slug"])
         if release is None or not (release["is_published"] or site.authenticate(request)):
             return site.render(request, "downloads/missing.html", status_code=404, slug=request.path_params["slug"])
@@ -438,6 +464,9 @@ def page_routes(site: Site) -> list[BaseRoute]:
                            folder=version.normalized if version else None)
 
     def feed(request: Request) -> Response:
+        return cached(request, lambda: render_feed(request))
+
+    def render_feed(request: Request) -> Response:
         releases = [r for r in store.find("release", "is_published = 1", order="release_date DESC, id DESC",
                                           limit=50)[1]]
         base = site.base_url.rstrip("/") or str(request.base_url).rstrip("/")

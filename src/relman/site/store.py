@@ -9,6 +9,7 @@ demotes the others of its major version.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -94,6 +95,8 @@ def _row(row: sqlite3.Row | None) -> dict[str, Any] | None:
 
 class DownloadsStore:
     def __init__(self, path: Path):
+        self._version_lock = threading.Lock()
+        self._version_db: sqlite3.Connection | None = None
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.connect() as db:
@@ -110,6 +113,14 @@ class DownloadsStore:
                 yield db
         finally:
             db.close()
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection commits (every write of this store
+        uses a connection of its own): pages rendered from the store are valid while it holds."""
+        with self._version_lock:
+            if self._version_db is None:
+                self._version_db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            return int(self._version_db.execute("PRAGMA data_version").fetchone()[0])
 
     # ---- reading -------------------------------------------------------------------------
     def get(self, table: str, pk: int) -> dict[str, Any] | None:

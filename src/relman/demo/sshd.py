@@ -1,6 +1,7 @@
-"""A throwaway OpenSSH sshd on 127.0.0.1 with temporary host and user keys (for SFTP tests and
-the bench). It runs as the current user, accepts only the generated user key, and is stopped
-with the process it started (by pid)."""
+"""A throwaway OpenSSH sshd on 127.0.0.1 with its own host and user keys: the downloads server
+of `relman demo --sftp`, the SFTP tests and the SFTP bench. It runs as the current user,
+accepts only its generated user key, and is stopped by the pid it started. Keys and port are
+kept in its folder, so a resumed rehearsal talks to the same server."""
 
 from __future__ import annotations
 
@@ -25,6 +26,15 @@ def keygen(path: Path) -> str:
     return Path(str(path) + ".pub").read_text().strip()
 
 
+SSHD_PATHS = ("/usr/sbin/sshd", "/usr/local/sbin/sshd")
+
+
+def find_sshd() -> str | None:
+    import shutil
+
+    return next((p for p in SSHD_PATHS if Path(p).exists()), None) or shutil.which("sshd")
+
+
 @dataclass
 class Sshd:
     sshd: str
@@ -36,8 +46,10 @@ class Sshd:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.host_key = self.folder / "host_key"
         self.user_key = self.folder / "user_key"
-        host_pub = keygen(self.host_key)
-        user_pub = keygen(self.user_key)
+        host_pub = Path(str(self.host_key) + ".pub").read_text().strip() if self.host_key.exists() \
+            else keygen(self.host_key)
+        user_pub = Path(str(self.user_key) + ".pub").read_text().strip() if self.user_key.exists() \
+            else keygen(self.user_key)
         (self.folder / "authorized_keys").write_text(user_pub + "\n")
         os.chmod(self.folder / "authorized_keys", 0o600)
         self.port = self.port or _free_port()
