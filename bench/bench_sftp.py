@@ -26,11 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from results import write_section
+from results import write_section  # noqa: E402
 
-from relman.demo.sshd import Sshd, find_sshd
-from relman.publish.files import PublishedFile
-from relman.publish.sftp import SftpTarget
+from relman.demo.sshd import Sshd, find_sshd  # noqa: E402
+from relman.publish.files import PublishedFile  # noqa: E402
+from relman.publish.sftp import SftpTarget  # noqa: E402
 
 FILES, DIRS, RUNS = 5000, 50, 3
 

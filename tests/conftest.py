@@ -28,16 +28,18 @@ def require_tool(name: str, path: str | None = None) -> str:
 
 
 def require_module(name: str):
-    """Import an optional Python package, or skip (fail under RELMAN_REQUIRE_ALL=1) when it is missing."""
+    """Import an optional module, or skip (fail under RELMAN_REQUIRE_ALL=1) when it is missing.
+
+    The one way tests import optional Python packages: no bare `pytest.importorskip`."""
     import importlib
 
     try:
         return importlib.import_module(name)
-    except ImportError:
-        message = f"the Python package {name} is not installed"
+    except ImportError as error:
+        message = f"the Python module {name} is not importable ({error})"
         if REQUIRE_ALL:
-            pytest.fail(f"{message}, and RELMAN_REQUIRE_ALL=1 requires it (pip install -e '.[test]')")
-        pytest.skip(message)
+            pytest.fail(f"{message}, and RELMAN_REQUIRE_ALL=1 requires it", pytrace=False)
+        pytest.skip(message, allow_module_level=True)
 
 
 @pytest.fixture(autouse=True)

@@ -50,12 +50,41 @@ def test_parse_never_crashes(text):
         pass
 
 
-@pytest.mark.parametrize("spelling, expected", [
-    ("3.14", "3.14.0"), ("3.14.0RC2", "3.14.0rc2"), ("v3.14.0rc2", "3.14.0rc2"), ("3.14.0-rc.2", "3.14.0rc2"),
-    ("3.14.0c2", "3.14.0rc2"), ("3.14.0alpha1", "3.14.0a1"), (" 3.13.5 ", "3.13.5"),
+@pytest.mark.parametrize("spelling, canonical", [
+    ("3.14", None), ("3.14.0RC2", "3.14.0rc2"), ("v3.14.0rc2", "3.14.0rc2"), ("3.14.0-rc.2", "3.14.0rc2"),
+    ("3.14.0c1", "3.14.0rc1"), ("3.14.0alpha1", "3.14.0a1"), ("\uff13.\uff11\uff14.\uff10", "3.14.0"),
+    ("3.014.0", "3.14.0"),
 ])
-def test_normalises_pep440_spellings(spelling, expected):
-    assert Version.parse(spelling).text == expected
+def test_refuses_other_spellings_and_names_the_canonical_one(spelling, canonical):
+    """CPython's tools accept X.Y.Z[aN|bN|rcN] only: a release tool must not guess (3.14 is which release?)."""
+    with pytest.raises(VersionError) as info:
+        Version.parse(spelling)
+    assert info.value.exit_code == 2
+    if canonical:
+        assert canonical in (info.value.hint or ""), info.value.hint
+    else:
+        assert "3.14.0rc1" in (info.value.hint or "") and "which release" in info.value.hint
+
+
+def test_canonical_spellings_parse_and_surrounding_space_is_ignored():
+    assert Version.parse(" 3.13.5 ").text == "3.13.5"
+    assert Version.parse("3.14.0rc2") == Version(3, 14, 0, "rc", 2)
+
+
+def test_version_command_refuses_a_guess_with_exit_2():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "relman.cli.main", "version", "3.14.0c1"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "did you mean 3.14.0rc1" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_labels_from_other_tools_are_read_leniently():
+    assert Version.from_label("3.14") == Version(3, 14, 0)
+    assert Version.from_label("3.14.0c1") == Version(3, 14, 0, "rc", 1)
+    assert Version.from_label("soon") is None
 
 
 @pytest.mark.parametrize("bad", ["", "3", "3.14.0.1", "3.14.0rc", "3.14.0b0", "3.14.0.post1", "3.14.0.dev1",
@@ -123,6 +152,7 @@ def test_cli_json_and_bad_input():
                         capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["long_name"] == "3.14.0 release candidate 2"
-    bad = subprocess.run([sys.executable, "-m", "relman.cli.main", "version", "3.14.0x"], capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, "-m", "relman.cli.main", "version", "3.14.0x"], capture_output=True,
+                         text=True)
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr and "not a release version" in bad.stderr

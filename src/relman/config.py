@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .configfile import read_repo_config, read_toml
 from .errors import ConfigError
+from .profile import detect_profile, is_cpython_checkout  # noqa: F401  (re-exported: the one detection rule)
 
 
 
@@ -60,6 +61,7 @@ class SigningSettings(_Section):
     sigstore_identity: str | None = None
     sigstore_issuer: str | None = None
     sigstore_staging: bool = False
+    sigstore_trust_root: str | None = None     # a trusted_root.json to verify bundles against (default: public-good)
     allow_unsigned: bool = False               # rehearsals nobody downloads may skip signing
 
 
@@ -68,8 +70,9 @@ class BuildSettings(_Section):
     buildbot_url: str | None = None            # the master that runs build jobs (executor = "buildbot")
     buildbot_builder: str = "relman-jobs"
     drop_dir: str | None = None                # where the master keeps uploaded outputs (remote workers)
-    test_command: list[str] = Field(default_factory=lambda: ["make", "test"])
-    build_command: list[str] = Field(default_factory=lambda: ["make"])
+    # test-source: these replace the artifact profile's build commands / its test command
+    build_command: list[str] | None = None
+    test_command: list[str] | None = None
     docs: bool = True
     timeout_s: float = 1800.0
     # Remote workers (executor = "buildbot"): they fetch the tag from worker_fork_url (default: the
@@ -173,7 +176,6 @@ class Settings(_Section):
     announce: AnnounceSettings = Field(default_factory=AnnounceSettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)
     secrets: list[str] = Field(default_factory=list)   # environment variable names holding secrets
-    artifacts_dir: str | None = None
     package: str | None = None          # generic profile: the import package holding __version__
     version_files: list[dict[str, str]] = Field(default_factory=list)  # generic profile: [{path, key|pattern}]
     tools: list[str] = Field(default_factory=lambda: ["git"])
@@ -182,33 +184,100 @@ class Settings(_Section):
         return self.model_dump(mode="json")
 
 
-def is_cpython_checkout(repo: Path) -> bool:
-    readme = repo / "README.rst"
-    return ((repo / "Include" / "patchlevel.h").is_file() and (repo / "Python" / "ceval.c").is_file()
-            and readme.is_file() and readme.read_text(errors="replace").startswith("This is Python version"))
-
-
 def load_settings(repo: Path, overrides: dict[str, Any] | None = None, *,
                   config_file: Path | None = None) -> Settings:
     """Read relman.toml (or [tool.relman]) from the repository root, layer `config_file` (when
-    given) and then `overrides` over it, and validate the result."""
+    given) and then `overrides` over it, and validate the result.
+
+    A key that no setting reads, or a value of the wrong kind, is a ConfigError naming the file
+    and line it is on (exit 2)."""
     data, where = read_repo_config(repo)
-    sources = [where] if where else []
+    layers: list[tuple[str, dict[str, Any]]] = [(where, data)] if where else []
     if config_file is not None:
         extra = Path(config_file)
         if not extra.is_file():
             raise ConfigError("no such configuration file", where=str(extra))
-        data = _deep_merge(data, read_toml(extra))
-        sources.append(str(extra))
-    if "profile" not in data and not is_cpython_checkout(repo):
-        data["profile"] = "generic"
+        extra_data = read_toml(extra)
+        layers.append((str(extra), extra_data))
+        data = _deep_merge(data, extra_data)
+    data["profile"] = detect_profile(repo, data.get("profile"))
     merged = _deep_merge(data, overrides or {})
     try:
         return Settings.model_validate(merged)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise ConfigError(f"invalid configuration: {problems}", where=" + ".join(sources) or "defaults",
-                          hint="see docs/configuration.md for every setting") from None
+        first = error.errors()[0]
+        loc = tuple(str(part) for part in first["loc"])
+        key = ".".join(loc)
+        message = "unknown setting" if first["type"] == "extra_forbidden" else first["msg"]
+        more = len(error.errors()) - 1
+        raise ConfigError(f"{key}: {message}" + (f" (and {more} more problem(s))" if more else ""),
+                          where=_where(loc, layers), hint=_suggest(loc) if first["type"] == "extra_forbidden"
+                          else "see docs/configuration.md for every setting") from None
+
+
+def _suggest(loc: tuple[str, ...]) -> str:
+    """"did you mean …?" from the settings that exist where the unknown key is."""
+    import difflib
+
+    model: Any = Settings
+    for part in loc[:-1]:
+        field = getattr(model, "model_fields", {}).get(part)
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return "see docs/configuration.md for every setting"
+        model = annotation
+    known = sorted(model.model_fields)
+    close = difflib.get_close_matches(loc[-1], known, n=1)
+    where = ".".join(loc[:-1]) or "the top level"
+    return (f"did you mean {close[0]}? " if close else "") + f"known settings in {where}: {', '.join(known)}"
+
+
+def _where(loc: tuple[str, ...], layers: list[tuple[str, dict[str, Any]]]) -> str:
+    """`file:line` of the layer that set `loc` (the last one wins), else the files read."""
+    for source, data in reversed(layers):
+        node: Any = data
+        for part in loc:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                break
+        else:
+            path = Path(source.split(" [")[0])
+            line = locate_key(path, loc)
+            return f"{path}:{line}" if line else source
+    return " + ".join(source for source, _ in layers) or "defaults"
+
+
+def locate_key(path: Path, loc: tuple[str, ...]) -> int | None:
+    """The line of `loc` (table path + key) in a TOML file, found by reading its headers and keys."""
+    import re
+
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return None
+    names = [part for part in loc if not part.isdigit()]
+    prefix: tuple[str, ...] = ()
+    if path.name == "pyproject.toml":
+        prefix = ("tool", "relman")
+    table: tuple[str, ...] = ()
+    header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+    assignment = re.compile(r"^\s*([A-Za-z0-9_.\"' -]+?)\s*=")
+    for number, text in enumerate(lines, start=1):
+        found = header.match(text)
+        if found:
+            table = tuple(part.strip().strip('"') for part in found[1].split("."))
+            if table == prefix + tuple(names):
+                return number
+            continue
+        found = assignment.match(text)
+        if found:
+            key = tuple(part.strip().strip('"') for part in found[1].split("."))
+            if table + key == prefix + tuple(names):
+                return number
+    return None
 
 
 def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

@@ -66,6 +66,10 @@ class RunPaused(RelmanError):
     exit_code = 3
 
 
+class JournalBroken(UsageError):
+    """The journal does not match its own hash chain: edited, truncated, or written by hand."""
+
+
 class LockHeld(UsageError):
     """Another process is running this release."""
 

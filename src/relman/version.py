@@ -18,7 +18,9 @@ from packaging.version import Version as Pep440Version
 
 from .errors import VersionError
 
-_STRICT = re.compile(r"(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<micro>\d+))?(?:(?P<level>a|b|rc)(?P<serial>\d+))?")
+# ASCII digits only: `\d` would accept full-width and other Unicode digits.
+_N = r"(?:0|[1-9][0-9]*)"
+_STRICT = re.compile(rf"(?P<major>{_N})\.(?P<minor>{_N})\.(?P<micro>{_N})(?:(?P<level>a|b|rc)(?P<serial>{_N}))?")
 
 LEVEL_ORDER = {"a": 0, "b": 1, "rc": 2, "f": 3}
 LEVEL_WORDS = {"a": "alpha", "b": "beta", "rc": "release candidate"}
@@ -43,29 +45,67 @@ class Version:
     # ---- parsing -------------------------------------------------------------------------
     @classmethod
     def parse(cls, text: str) -> Version:
-        """Parse `3.14.0rc2`, `3.14` (= 3.14.0), or any PEP 440 spelling of such a version."""
+        """Parse a release version spelled the one way CPython's tools accept: `X.Y.Z`,
+        optionally followed by `aN`, `bN` or `rcN` (ASCII digits, lower case, nothing else).
+
+        Every other spelling is refused, never guessed at: `3.14` (which release?), `3.14.0c1`,
+        `v3.14.0rc1`, full-width digits. When the text is a recognisable PEP 440 spelling of a
+        release, the error's hint names the canonical spelling to type instead.
+        """
         if not isinstance(text, str) or not text.strip():
             raise VersionError("empty version", hint="give a version such as 3.14.0rc1")
         raw = text.strip()
         match = _STRICT.fullmatch(raw)
         if match:
             level = match["level"] or "f"
-            return cls(int(match["major"]), int(match["minor"]), int(match["micro"] or 0), level,
+            return cls(int(match["major"]), int(match["minor"]), int(match["micro"]), level,
                        int(match["serial"] or 0))
-        return cls._from_pep440_text(raw)
+        raise VersionError(f"{raw!r} is not a release version: expected X.Y.Z, X.Y.ZaN, X.Y.ZbN or X.Y.ZrcN "
+                           "(for example 3.14.0, 3.14.0b1, 3.14.0rc2)", hint=cls._canonical_hint(raw))
 
     @classmethod
-    def _from_pep440_text(cls, raw: str) -> Version:
-        problem = (f"{raw!r} is not a release version: expected X.Y.Z, X.Y.ZaN, X.Y.ZbN or X.Y.ZrcN "
-                   "(for example 3.14.0, 3.14.0b1, 3.14.0rc2)")
+    def _canonical_hint(cls, raw: str) -> str | None:
+        """"did you mean 3.14.0rc1?" for spellings PEP 440 reads as a release; None otherwise."""
+        if not raw.isascii():
+            ascii_text = "".join(str(int(ch)) if ch.isdecimal() else ch for ch in raw)
+            if ascii_text != raw and ascii_text.isascii():
+                suggestion = cls._canonical_hint(ascii_text)
+                if suggestion:
+                    return suggestion
+                if _STRICT.fullmatch(ascii_text):
+                    return f"use ASCII digits: {ascii_text}"
+            return "use ASCII digits and letters only"
         try:
             pv = Pep440Version(raw)
         except InvalidVersion:
-            raise VersionError(problem) from None
-        if pv.epoch or pv.post is not None or pv.dev is not None or pv.local or len(pv.release) > 3 \
-                or len(pv.release) < 2:
-            raise VersionError(problem, hint="post, dev, local and epoch parts are not release versions")
-        return cls.from_pep440(pv)
+            return None
+        if pv.epoch or pv.post is not None or pv.dev is not None or pv.local or not 2 <= len(pv.release) <= 3:
+            return "post, dev, local and epoch parts are not release versions"
+        major, minor, *rest = pv.release
+        if not rest:
+            return (f"say which release of {major}.{minor} you mean, e.g. {major}.{minor}.0 "
+                    f"or {major}.{minor}.0rc1")
+        try:
+            canonical = cls.from_pep440(pv)
+        except VersionError as error:
+            return error.message
+        return f"did you mean {canonical.text}? (the only spelling relman accepts)"
+
+    @classmethod
+    def from_label(cls, text: str) -> Version | None:
+        """A version read from someone else's data (a tracker milestone such as "3.14"), in any
+        PEP 440 spelling; None when it names no release. Never for what a person typed: that
+        goes through `parse`, which refuses to guess."""
+        try:
+            pv = Pep440Version(text.strip())
+        except InvalidVersion:
+            return None
+        if pv.epoch or pv.post is not None or pv.dev is not None or pv.local or not 2 <= len(pv.release) <= 3:
+            return None
+        try:
+            return cls.from_pep440(pv)
+        except VersionError:
+            return None
 
     @classmethod
     def from_pep440(cls, pv: Pep440Version) -> Version:
@@ -198,7 +238,7 @@ class Version:
     def is_security_release(self, release_cycle: Mapping[str, Mapping[str, Any]]) -> bool:
         """From the schedule data (`release-cycle.json` shape): is this branch security-only?"""
         entry = release_cycle.get(self.basic_version)
-        return bool(entry) and entry.get("status") == "security"
+        return entry is not None and entry.get("status") == "security"
 
     # ---- transitions ---------------------------------------------------------------------
     def successors(self) -> list[Version]:

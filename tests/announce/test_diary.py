@@ -68,7 +68,7 @@ def test_demo_diary_svg_has_one_bar_per_executed_step(demo_run, demo_journal) ->
     assert all(float(b.get("width")) > 0 for b in bars)
     gates = [p.get("data-gate") for p in root.iter(f"{SVG}path") if p.get("class") == "gate"]
     approved = demo_journal.approvals(run_id)
-    assert sorted(gates) == sorted(approved) and {"push-fork", "push-upstream", "announce"} <= set(gates)
+    assert sorted(gates) == sorted(approved) and {"push-fork", "push-upstream"} <= set(gates)
     # a bar's x follows its start time
     xs = {b.get("data-step"): float(b.get("x")) for b in bars}
     assert xs["preflight.tools"] < xs["source.tag"] < xs["build.test-source"] < xs["post.push-upstream"]

@@ -97,8 +97,13 @@ def test_announce_send_exists_only_after_publish_verify() -> None:
     without = [s for s in full if s.id != PUBLISH_VERIFIED]
     assert ANNOUNCE_SEND not in {s.id for s in steps_for(without)}                   # no publishing, no sending
     # a profile that publishes nothing (no artifact manifest) skips the sending too
-    generic = Plan.build("release", full, {"version": "1.4.0", "profile": "generic"})
+    generic = Plan.build("release", full, {"version": "1.4.0", "profile": "generic", "announce_channels": ["email"]})
     assert PUBLISH_VERIFIED in generic.skipped and ANNOUNCE_SEND in generic.skipped
+    # no channel configured: nothing to send, no gate to answer (the drafts are still written)
+    quiet = Plan.build("release", full, {"version": "3.14.1", "profile": "cpython", "announce_channels": []})
+    assert ANNOUNCE_SEND in quiet.skipped and "announce.drafts" not in quiet.skipped
+    loud = Plan.build("release", full, {"version": "3.14.1", "profile": "cpython", "announce_channels": ["email"]})
+    assert ANNOUNCE_SEND not in loud.skipped
     publish = Step(PUBLISH_VERIFIED, "verify what users download", lambda ctx: {"checked": 5},
                    deps=("post.push-upstream",), phase="publish")
     from relman.release.announce import announce_steps, live_steps

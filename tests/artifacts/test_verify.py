@@ -7,13 +7,14 @@ import http.server
 import json
 import shutil
 import threading
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from relman.artifacts.build import build_release_artifacts
 from relman.artifacts.signing import GpgSigner
-from relman.artifacts.verify import verify_release
+from relman.artifacts.verify import verify_release as _verify_release
 from relman.cli.main import cli
 
 from .conftest import fake_news, make_repo, sample_files
@@ -37,7 +38,22 @@ def copy(release, tmp_path):
     result, home, fingerprint = release
     folder = tmp_path / VERSION
     shutil.copytree(result.directory, folder)
-    return folder, home
+    return folder, PinnedHome(home, fingerprint)
+
+
+class PinnedHome(type(Path())):
+    """The keyring folder, carrying the fingerprint the tests pin (what a user passes)."""
+
+    def __new__(cls, home, fingerprint):
+        self = super().__new__(cls, home)
+        self.fingerprint = fingerprint
+        return self
+
+
+def verify_release(location, *, gnupghome=None, **kwargs):
+    """The library call with the test key pinned, as `relman verify --fingerprint` does."""
+    pins = [gnupghome.fingerprint] if isinstance(gnupghome, PinnedHome) else []
+    return _verify_release(location, gnupghome=gnupghome, fingerprints=pins, **kwargs)
 
 
 def test_build_produces_every_file_of_the_manifest(release):
@@ -155,11 +171,12 @@ def test_verify_over_http(served):
 def test_cli_verify_exit_codes(copy):
     folder, home = copy
     runner = CliRunner()
-    ok = runner.invoke(cli, ["verify", str(folder), "--gnupghome", str(home), "--json"])
+    ok = runner.invoke(cli, ["verify", str(folder), "--gnupghome", str(home), "--fingerprint", home.fingerprint,
+                             "--json"])
     assert ok.exit_code == 0, ok.output
     assert json.loads(ok.output)["ok"] is True
     (folder / "Python-3.14.0rc1.tgz").write_bytes(b"")
-    bad = runner.invoke(cli, ["verify", str(folder), "--gnupghome", str(home)])
+    bad = runner.invoke(cli, ["verify", str(folder), "--gnupghome", str(home), "--fingerprint", home.fingerprint])
     assert bad.exit_code == 1
     assert "FAIL  Python-3.14.0rc1.tgz: size is 0 bytes" in bad.output
     missing = runner.invoke(cli, ["verify", str(folder / "nope")])

@@ -41,7 +41,7 @@ def test_demo_twice_in_fresh_directories(tmp_path):
         summary = demo(root)
         assert KEYS <= set(summary)
         assert summary["status"] == "done" and summary["version"] == "3.14.0rc1"
-        assert all(status in ("done", "skipped") for status in summary["steps"].values())
+        assert all(step["status"] in ("done", "skipped") for step in summary["steps"])
         upstream, fork = root / "upstream.git", root / "fork.git"
         tag_commit = git(upstream, "rev-parse", "v3.14.0rc1^{commit}")
         assert git(fork, "rev-parse", "v3.14.0rc1^{commit}") == tag_commit
@@ -60,7 +60,10 @@ def test_demo_twice_in_fresh_directories(tmp_path):
         names = {p.name for p in artifacts.iterdir()}
         assert {"Python-3.14.0rc1.tgz", "Python-3.14.0rc1.tar.xz", "Python-3.14.0rc1.tgz.spdx.json", "SHA256SUMS",
                 "3.14.0rc1.manifest.json", "3.14.0rc1.manifest.json.asc", "python-3.14.0rc1-docs-html.zip"} <= names
-        keyring = ["--gnupghome", str(root / "gnupg")]
+        keyring = ["--gnupghome", str(root / "gnupg"), "--fingerprint",
+                   (root / "gnupg" / "demo-key.fingerprint").read_text().strip()]
+        unpinned = relman("verify", str(artifacts), "--gnupghome", str(root / "gnupg"), check=False)
+        assert unpinned.returncode == 1 and "no key is pinned" in unpinned.stdout
         assert relman("verify", str(artifacts), *keyring).returncode == 0
         tarball = artifacts / "Python-3.14.0rc1.tar.xz"
         data = bytearray(tarball.read_bytes())
@@ -147,7 +150,7 @@ def test_rc2_is_released_from_the_maintenance_branch(tmp_path):
     tag = git(upstream, "rev-parse", "v3.14.0rc2^{commit}")
     assert subprocess.run(["git", "merge-base", "--is-ancestor", tag, "3.14"], cwd=upstream).returncode == 0
     assert subprocess.run(["git", "merge-base", "--is-ancestor", tag, "main"], cwd=upstream).returncode == 1
-    assert summary["steps"]["post.new-branch"] == "skipped"
+    assert {s["id"]: s["status"] for s in summary["steps"]}["post.new-branch"] == "skipped"
 
 
 def test_demo_on_isolated_buildbot_workers(tmp_path):
@@ -198,7 +201,8 @@ def test_demo_on_isolated_buildbot_workers(tmp_path):
     assert f"relman worker build 3.14.0rc1 --url {fork['url']}" in log and "--gpg-key" not in log
     shown = relman("show", str(summary["run_id"]), "--state", str(root / "state")).stdout
     assert f"build-release-files: worker {who['worker']} ({WORKER_USER}@" in shown
-    verified = relman("verify", str(artifacts), "--gnupghome", str(root / "gnupg"), "--json", check=False)
+    verified = relman("verify", str(artifacts), "--gnupghome", str(root / "gnupg"), "--fingerprint",
+                      (root / "gnupg" / "demo-key.fingerprint").read_text().strip(), "--json", check=False)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     leftover = subprocess.run(["pgrep", "-f", str(tmp_path / "bb" / "buildbot")], capture_output=True, text=True,
                               check=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -189,6 +190,8 @@ def test_cli_add_with_editor(tree, tmp_path, monkeypatch):
     result = runner.invoke(cli, ["news", "add", "-s", "IDLE", "--no-git", "--edit",
                                  "--news-dir", str(tree / "Misc" / "NEWS.d")])
     assert result.exit_code == 2 and "not saved" in result.output and "gh-issue" in result.output
+    kept = re.search(r"your text is kept in (\S+?);", result.output)
+    assert kept and "Written in the editor." in Path(kept[1]).read_text()
     assert len(list((tree / "Misc" / "NEWS.d" / "next" / "IDLE").glob("*.rst"))) == 2  # README + one
 
 
@@ -213,3 +216,32 @@ def test_release_then_merge_matches_blurb_files(tree, tmp_path):
     run_blurb(theirs, "release", "3.15.0a2")
     release_news(ours / "Misc" / "NEWS.d", "3.15.0a2")
     assert files_under(ours / "Misc") == files_under(theirs / "Misc")
+
+
+def test_cli_add_keeps_the_text_and_reopens_the_editor_after_an_error(tree, tmp_path, monkeypatch):
+    """Like blurb: a validation error shows the problem and opens the editor again on the same
+    text; the second pass fills in the issue and the entry is written with the first pass's text."""
+    calls = tmp_path / "calls"
+    script = tmp_path / "two-pass-editor"
+    script.write_text(f"""#!{sys.executable}
+import pathlib, re, sys
+path, calls = pathlib.Path(sys.argv[-1]), pathlib.Path({str(calls)!r})
+count = int(calls.read_text()) + 1 if calls.exists() else 1
+calls.write_text(str(count))
+text = path.read_text()
+if count == 1:
+    path.write_text(text + "Kept from the first edit.\\n")
+else:
+    assert "Kept from the first edit." in text, "the text of the first edit was lost"
+    path.write_text(re.sub(r"^\\.\\. gh-issue:.*$", ".. gh-issue: 135779", text, flags=re.M))
+""")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("EDITOR", str(script))
+    monkeypatch.delenv("GIT_EDITOR", raising=False)
+    monkeypatch.delenv("VISUAL", raising=False)
+    result = CliRunner().invoke(cli, ["news", "add", "-s", "IDLE", "--no-git", "--edit",
+                                      "--news-dir", str(tree / "Misc" / "NEWS.d")], input="\n")
+    assert result.exit_code == 0, result.output
+    assert calls.read_text() == "2" and "gh-issue" in result.output and "edit the entry again" in result.output
+    made = list((tree / "Misc" / "NEWS.d" / "next" / "IDLE").glob("*.gh-issue-135779.*.rst"))
+    assert len(made) == 1 and made[0].read_text() == "Kept from the first edit.\n"

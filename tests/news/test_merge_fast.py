@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import require_module
+
 from relman.news import NewsError, merge_news
 from relman.news import merge as fast
 from relman.news.render import join_blocks, load_tree, render_news
@@ -330,7 +332,7 @@ def test_simple_entry_equals_the_two_reflows(body, prefix):
     assert not _FORBIDDEN_START.match(lazy)  # the general path would not reject it either
     assert got == prefixed_entry_text(prefix, lazy, True)
     assert got == prefixed_entry_text(prefix, wrap_body(body), True)  # the exact (not lazy) reading too
-    blurb_text = pytest.importorskip("blurb._utils.text")
+    blurb_text = require_module("blurb._utils.text")
     parsed = blurb_text.textwrap_body(body.split("\n"))
     assert got == blurb_text.textwrap_body(prefix + parsed, initial_indent="- ", subsequent_indent="  ")
 

@@ -6,11 +6,13 @@ import random
 
 import pytest
 
+from conftest import require_module
+
 from relman.news.sections import SECTIONS, folder_name, resolve_section, section_of_folder
 from relman.news.tree import find_news_dir, printable_version, version_sort_key
 
-blurb_versions = pytest.importorskip("blurb._versions")
-blurb_template = pytest.importorskip("blurb._template")
+blurb_versions = require_module("blurb._versions")
+blurb_template = require_module("blurb._template")
 
 NAMES = ["next", "2.7.18", "3.5", "3.9.0", "3.10.0a1", "3.10.0a7", "3.10.0b1", "3.10.0rc2", "3.10.0",
          "3.10.12", "3.14.0a1", "3.14.0b4", "3.14.0rc1", "3.14.0", "3.15.0a8", "3.100.0"]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import sys
 
 import pytest
+
+from conftest import require_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from relman.news.wrap import _ASCII_ODD_SPACES, _OTHER_ODD_SPACES, has_odd_space, is_plain, wrap_body
 
-blurb_text = pytest.importorskip("blurb._utils.text")
+blurb_text = require_module("blurb._utils.text")
 
 # Words, spaces, newlines, list markers, literal markers, and the odd whitespace.
 ALPHABET = st.sampled_from(["a", "bb", "word", "x" * 30, "y" * 80, " ", " ", "  ", "\n", "\n\n", "\n\n\n",

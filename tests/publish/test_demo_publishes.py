@@ -40,7 +40,7 @@ def test_demo_publishes_and_the_served_release_verifies(tmp_path):
         assert summary["status"] == "done", summary
         for step in ("publish.handoff", "publish.wait-platforms", "publish.upload", "publish.docs",
                      "publish.register", "publish.purge", "publish.verify"):
-            assert summary["steps"][step] == "done", step
+            assert {s["id"]: s["status"] for s in summary["steps"]}[step] == "done", step
         site = summary["site_url"]
         journal = Journal(Path(summary["state_db"]))
         upload = journal.steps(summary["run_id"])["publish.upload"].outputs
@@ -52,7 +52,9 @@ def test_demo_publishes_and_the_served_release_verifies(tmp_path):
         assert (root / "docs" / "release" / "3.14.0rc1" / "index.html").is_file()
 
         verify = subprocess.run([sys.executable, "-m", "relman.cli.main", "verify", f"{site}/ftp/python/3.14.0/",
-                                 "--gnupghome", str(root / "gnupg")], capture_output=True, text=True, timeout=300, check=False)
+                                 "--gnupghome", str(root / "gnupg"), "--fingerprint",
+                                 (root / "gnupg" / "demo-key.fingerprint").read_text().strip()],
+                                capture_output=True, text=True, timeout=300, check=False)
         assert verify.returncode == 0, verify.stdout + verify.stderr
         assert "all checks passed" in verify.stdout
 

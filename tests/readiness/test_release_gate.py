@@ -30,7 +30,8 @@ def test_unreleasable_branch_pauses_the_release_and_the_verdict_is_journaled(cpy
     assert paused.returncode == 3, paused.stderr
     doc = json.loads(paused.stdout)
     assert {"step": "preflight.readiness", "gate": "readiness-unreleasable"} in doc["paused"]
-    assert doc["steps"]["source.temp-branch"] == "pending", "nothing is changed while the verdict blocks"
+    statuses = {s["id"]: s["status"] for s in doc["steps"]}
+    assert statuses["source.temp-branch"] == "pending", "nothing is changed while the verdict blocks"
 
     done = relman(*base, "--approve", "readiness-unreleasable,push-fork,push-upstream")
     assert done.returncode == 0, done.stdout + done.stderr

@@ -17,10 +17,11 @@ def session(tmp_path, **signing):
                                overrides={"signing": signing} if signing else None)
 
 
-def test_no_signer_refuses_to_publish(tmp_path):
+def test_no_signer_is_refused_before_the_tag(tmp_path):
     result = session(tmp_path).run(approvals=ApprovalPolicy(approve_all=True), observer=Observer())
-    assert result.status == "failed" and result.failed == ["build.verify"]
-    assert "refusing to publish unsigned" in result.steps["build.verify"].error
+    assert result.status == "failed" and result.failed == ["preflight.signing"]
+    assert "refusing to publish unsigned" in result.steps["preflight.signing"].error
+    assert result.steps["source.tag"].status == "pending", "nothing is tagged"
     assert result.steps["post.push-upstream"].status == "pending", "nothing goes upstream"
 
 

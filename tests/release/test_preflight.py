@@ -80,9 +80,14 @@ def test_version_that_goes_backwards(sample):
 
 
 def test_existing_tag(sample):
+    """A local tag nobody pushed is in the way but is not a release; a tag upstream is."""
     git(sample.repo, "tag", "v3.14.0rc1")
     proc = run(sample)
     assert proc.returncode == 1
+    step, error = failed_step(proc)
+    assert step == "preflight.tag-free" and "exists only in this checkout" in error and "relman abort" in error
+    git(sample.repo, "push", "-q", "upstream", "refs/tags/v3.14.0rc1")
+    proc = run(sample, "3.14.0rc1", "--fresh")
     doc = json.loads(proc.stdout)
     assert {"preflight.tag-free", "preflight.transition"} <= set(doc["failed"])
 

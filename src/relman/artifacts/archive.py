@@ -310,7 +310,7 @@ def gzip_bytes(data: bytes, level: int = 9) -> bytes:
     try:
         import deflate
     except ImportError:
-        deflate = None
+        deflate = None  # type: ignore[assignment]
     if deflate is not None:
         return b"".join((_GZIP_HEADER, deflate.deflate_compress(data, level), trailer))
     comp = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 8)

@@ -141,7 +141,7 @@ def build_docs(repo: Path, version: Version | str, out_dir: Path, *, profile: Ar
                          hint="the docs build needs a Sphinx project at the profile's docs_source")
     env = {**os.environ, "SOURCE_DATE_EPOCH": str(tree.commit_time), "LC_ALL": "C.UTF-8"}
     log_path = base / "docs.log"
-    wanted = {s.docs_format for s in specs}
+    wanted = {s.docs_format for s in specs if s.docs_format}
     built_dirs: dict[str, Path] = {}
     with open(log_path, "w") as log:
         for fmt, builder in prof.docs_builders:

@@ -260,7 +260,7 @@ def validate_sbom(document: Mapping[str, Any] | Path) -> list[str]:
         except ValueError as exc:
             return [f"not JSON: {exc}"]
     try:
-        parsed = JsonLikeDictParser().parse(dict(document))
+        parsed = JsonLikeDictParser().parse(dict(document))  # type: ignore[arg-type]
     except SPDXParsingError as exc:
         return [str(m) for m in exc.get_messages()]
     return [m.validation_message for m in validate_full_spdx_document(parsed)]

@@ -9,12 +9,14 @@ Runnable as a process for the build executor:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,22 +79,39 @@ def _tail(path: Path, lines: int = TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def source_commands(profile: ArtifactProfile, build_command: Sequence[str] | None = None,
+                    test_command: Sequence[str] | None = None) -> list[tuple[str, ...]]:
+    """The commands test-source runs: the profile's build commands then its test command, with the
+    configured `build_command` (replacing every build command) and `test_command` when given."""
+    builds, test = list(profile.test_commands[:-1]), profile.test_commands[-1] if profile.test_commands else None
+    if build_command:
+        builds = [tuple(build_command)]
+    if test_command:
+        test = tuple(test_command)
+    return builds + ([test] if test else [])
+
+
 def test_source(archive: Path, *, profile: ArtifactProfile | str, work_dir: Path | None = None,
-                jobs: int | None = None, timeout: float = 3600.0, log_path: Path | None = None) -> TestSourceResult:
-    """Unpack `archive` into a fresh folder under `work_dir` and run the profile's test commands."""
+                jobs: int | None = None, timeout: float = 3600.0, log_path: Path | None = None,
+                build_command: Sequence[str] | None = None,
+                test_command: Sequence[str] | None = None) -> TestSourceResult:
+    """Unpack `archive` into a fresh folder under `work_dir` and run the build and test commands
+    (`source_commands`)."""
     prof = get_profile(profile)
     archive = Path(archive).resolve()
     if not archive.is_file():
         raise UsageError(f"no archive at {archive}")
-    if not prof.test_commands:
-        raise UsageError(f"profile {prof.name!r} has no test-source commands")
+    planned = source_commands(prof, build_command, test_command)
+    if not planned:
+        raise UsageError(f"profile {prof.name!r} has no test-source commands",
+                         hint="set [build] build_command and test_command")
     base = Path(tempfile.mkdtemp(prefix="test-source-", dir=work_dir))
     tree = unpack(archive, base / "src")
     prefix = base / "installation"
     log_path = log_path or base / "test-source.log"
     jobs = jobs or os.cpu_count() or 2
     started = time.perf_counter()
-    commands = [[arg.format(prefix=prefix, jobs=jobs) for arg in cmd] for cmd in prof.test_commands]
+    commands = [[arg.format(prefix=prefix, jobs=jobs) for arg in cmd] for cmd in planned]
     deadline = started + timeout
     result = TestSourceResult(False, archive, tree, log_path, commands)
     with open(log_path, "w") as log:
@@ -116,8 +135,9 @@ def test_source(archive: Path, *, profile: ArtifactProfile | str, work_dir: Path
                 result.tail = _tail(log_path)
                 raise StepFailed(f"test-source failed: `{' '.join(argv)}` exited {code} in the unpacked "
                                  f"{archive.name}\n--- last lines of {log_path} ---\n{result.tail}",
-                                 where=str(tree), hint="fix the build or tests on the release branch, "
-                                                       "then tag again")
+                                 where=str(tree), hint="commit the fix on the temporary release branch, then make a "
+                                                       "new release commit and tag: `relman run VERSION --redo "
+                                                       "source.release-commit`")
     result.ok = True
     result.duration_s = time.perf_counter() - started
     result.tail = _tail(log_path)
@@ -131,9 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="demo")
     parser.add_argument("--work-dir", type=Path)
     parser.add_argument("--timeout", type=float, default=3600.0)
+    parser.add_argument("--build-command", type=json.loads, default=None, help="JSON list: replaces the build commands")
+    parser.add_argument("--test-command", type=json.loads, default=None, help="JSON list: replaces the test command")
     args = parser.parse_args(argv)
     try:
-        result = test_source(args.archive, profile=args.profile, work_dir=args.work_dir, timeout=args.timeout)
+        result = test_source(args.archive, profile=args.profile, work_dir=args.work_dir, timeout=args.timeout,
+                             build_command=args.build_command, test_command=args.test_command)
     except RelmanError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code

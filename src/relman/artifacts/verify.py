@@ -3,10 +3,13 @@
 It starts from the release manifest (`<version>.manifest.json`) and checks, reporting every
 problem rather than stopping at the first:
 
-1. the manifest's own signature (GPG offline; a Sigstore bundle's binding to the file);
-   an unsigned manifest is a problem unless `allow_unsigned`;
+1. the manifest's own signature, against trust the user chose: GPG keys they pinned
+   (`--key FILE` or `--fingerprint`), a Sigstore identity and issuer they named (Sigstore
+   bundles verified cryptographically, offline, by the `sigstore` library); never a key or
+   identity that the manifest names. A signature that cannot be checked is "unverified" and
+   fails the verification; an unsigned manifest is a problem unless `allow_unsigned`;
 2. every file and sidecar the manifest lists: present, size, SHA-256;
-3. each artifact's signatures: GPG `.asc` verified, `.sigstore` bundles checked offline;
+3. each artifact's signatures, the same way;
 4. SHA256SUMS: every line matches the file it names;
 5. each SBOM: the project package's checksum is the archive's, and every file entry's SHA-256
    matches the archive's contents (and the archive holds no file the SBOM does not list).
@@ -30,7 +33,7 @@ from .archive import read_archive_members
 from .checksums import parse_sha256sums, sha256_file
 from .manifest import GPG, SBOM, SIDECAR_SUFFIXES, SIGSTORE
 from .release_manifest import all_listed, load_release_manifest
-from .signing import check_bundle_offline, gpg_verify
+from .signing import UNVERIFIED, SigstorePolicy, gpg_verify, import_pinned_keys, sigstore_verify
 
 MANIFEST_SUFFIX = ".manifest.json"
 
@@ -52,10 +55,11 @@ class VerifyReport:
     checked: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     unlisted: list[str] = field(default_factory=list)
+    unverified: list[Problem] = field(default_factory=list)   # signatures that could not be checked
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.unverified
 
     def fail(self, file: str, message: str) -> None:
         self.problems.append(Problem(file, message))
@@ -63,7 +67,31 @@ class VerifyReport:
     def as_dict(self) -> dict:
         return {"ok": self.ok, "source": self.source, "manifest": self.manifest, "version": self.version,
                 "checked": self.checked, "problems": [{"file": p.file, "message": p.message} for p in self.problems],
+                "unverified": [{"file": p.file, "message": p.message} for p in self.unverified],
                 "unlisted": self.unlisted}
+
+
+@dataclass(frozen=True)
+class Trust:
+    """What signatures are checked against: chosen by the user, never read from the release."""
+
+    gnupghome: Path | None = None
+    fingerprints: tuple[str, ...] = ()
+    sigstore: SigstorePolicy = SigstorePolicy(None, None)
+
+    @classmethod
+    def pinned(cls, *, key_files: Iterable[Path] = (), gnupghome: Path | None = None,
+               fingerprints: Iterable[str] = (), identity: str | None = None, issuer: str | None = None,
+               trusted_root: Path | None = None, staging: bool = False, scratch: Path | None = None) -> Trust:
+        """`key_files` are imported into `scratch` (a fresh keyring holding only them)."""
+        pins = [f.replace(" ", "").upper() for f in fingerprints]
+        key_files = list(key_files)
+        if key_files:
+            if scratch is None:
+                raise UsageError("pinned key files need a scratch folder for their keyring")
+            pins += import_pinned_keys(key_files, scratch)
+            gnupghome = scratch
+        return cls(gnupghome, tuple(pins), SigstorePolicy(identity, issuer, trusted_root, staging))
 
 
 def _find_manifest(folder: Path) -> Path:
@@ -77,48 +105,44 @@ def _find_manifest(folder: Path) -> Path:
     return found[0]
 
 
-def verify_release(location: str | Path, *, gnupghome: Path | None = None, fingerprints: Iterable[str] = (),
-                   allow_unsigned: bool = False, timeout: float = 60.0) -> VerifyReport:
-    """Verify a release folder, a manifest file, or an http(s) URL of either."""
+def verify_release(location: str | Path, *, trust: Trust | None = None, allow_unsigned: bool = False,
+                   timeout: float = 60.0, gnupghome: Path | None = None,
+                   fingerprints: Iterable[str] = ()) -> VerifyReport:
+    """Verify a release folder, a manifest file, or an http(s) URL of either.
+
+    `gnupghome` and `fingerprints` are a shorthand for `trust=Trust.pinned(...)` (GPG only)."""
+    trust = trust or Trust.pinned(gnupghome=gnupghome, fingerprints=fingerprints)
     text = str(location)
     if re.match(r"https?://", text):
         with tempfile.TemporaryDirectory(prefix="relman-verify-") as tmp:
             manifest = download_release(text, Path(tmp), timeout=timeout)
-            report = verify_folder(manifest, gnupghome=gnupghome, fingerprints=fingerprints,
-                                   allow_unsigned=allow_unsigned)
+            report = verify_folder(manifest, trust=trust, allow_unsigned=allow_unsigned)
             report.source = text
             return report
     path = Path(location)
     if not path.exists():
         raise UsageError(f"{path} does not exist", hint="give a release folder, a manifest, or a URL")
     manifest = path if path.is_file() else _find_manifest(path)
-    return verify_folder(manifest, gnupghome=gnupghome, fingerprints=fingerprints, allow_unsigned=allow_unsigned)
+    return verify_folder(manifest, trust=trust, allow_unsigned=allow_unsigned)
 
 
-def verify_folder(manifest_path: Path, *, gnupghome: Path | None = None, fingerprints: Iterable[str] = (),
-                  allow_unsigned: bool = False) -> VerifyReport:
+def verify_folder(manifest_path: Path, *, trust: Trust | None = None, allow_unsigned: bool = False) -> VerifyReport:
+    trust = trust or Trust()
     folder = manifest_path.parent
     report = VerifyReport(str(folder), manifest_path.name)
-    fingerprints = list(fingerprints)
     try:
         document = load_release_manifest(manifest_path.read_bytes(), where=manifest_path.name)
     except CheckFailed as error:
         document = None
         report.fail(manifest_path.name, error.message)
-    claimed = [s.get("fingerprint") for s in (document or {}).get("signing", {}).get("signers", [])
-               if isinstance(s, dict) and s.get("fingerprint")]
     if document is not None:
         report.version = document.get("version")
 
     # 1. the manifest's signature
-    signed = False
-    for kind in (GPG, SIGSTORE):
-        sig = folder / (manifest_path.name + SIDECAR_SUFFIXES[kind])
-        if not sig.is_file():
-            continue
-        signed = True
-        _check_signature(report, manifest_path, sig, kind, gnupghome, fingerprints or claimed)
-    if not signed:
+    present = [kind for kind in (GPG, SIGSTORE) if (folder / (manifest_path.name + SIDECAR_SUFFIXES[kind])).is_file()]
+    for kind in present:
+        _check_signature(report, manifest_path, folder / (manifest_path.name + SIDECAR_SUFFIXES[kind]), kind, trust)
+    if not present:
         if allow_unsigned:
             report.checked.append(f"{manifest_path.name}: unsigned (allowed)")
         else:
@@ -152,7 +176,7 @@ def verify_folder(manifest_path: Path, *, gnupghome: Path | None = None, fingerp
             kind = side.get("kind")
             # 3. signatures of the artifacts
             if kind in (GPG, SIGSTORE):
-                _check_signature(report, path, side_path, kind, gnupghome, fingerprints or claimed)
+                _check_signature(report, path, side_path, kind, trust)
             # 5. SBOMs against the archive contents
             elif kind == SBOM:
                 _check_sbom(report, path, side_path, actual.get(name))
@@ -166,20 +190,17 @@ def verify_folder(manifest_path: Path, *, gnupghome: Path | None = None, fingerp
     return report
 
 
-def _check_signature(report: VerifyReport, path: Path, sig: Path, kind: str, gnupghome: Path | None,
-                     fingerprints: list[str]) -> None:
+def _check_signature(report: VerifyReport, path: Path, sig: Path, kind: str, trust: Trust) -> None:
     if kind == GPG:
-        result = gpg_verify(path, sig, gnupghome=gnupghome, fingerprints=fingerprints)
-        if result.ok:
-            report.checked.append(f"{sig.name}: {result.message}")
-        else:
-            report.fail(sig.name, result.message)
+        result = gpg_verify(path, sig, gnupghome=trust.gnupghome, fingerprints=trust.fingerprints)
     else:
-        problems = check_bundle_offline(path, sig)
-        for message in problems:
-            report.fail(sig.name, message)
-        if not problems:
-            report.checked.append(f"{sig.name}: Sigstore bundle matches the file (transparency log not checked offline)")
+        result = sigstore_verify(path, sig, trust.sigstore)
+    if result.ok:
+        report.checked.append(f"{sig.name}: {result.message}")
+    elif result.status == UNVERIFIED:
+        report.unverified.append(Problem(sig.name, f"unverified: {result.message}"))
+    else:
+        report.fail(sig.name, result.message)
 
 
 def _check_sums(report: VerifyReport, folder: Path, sums: Path) -> None:
@@ -254,7 +275,8 @@ def download_release(url: str, dest: Path, *, timeout: float = 60.0) -> Path:
             index = _get(client, base)
             if index is None:
                 raise UsageError(f"cannot read {base}", hint="check the URL, or give the manifest's URL")
-            names = sorted(set(re.findall(r'href="([^"/?#]+' + re.escape(MANIFEST_SUFFIX) + r')"', index.decode(errors="replace"))))
+            pattern = r'href="([^"/?#]+' + re.escape(MANIFEST_SUFFIX) + r')"'
+            names = sorted(set(re.findall(pattern, index.decode(errors="replace"))))
             if len(names) != 1:
                 raise UsageError(f"found {len(names)} release manifests at {base}",
                                  hint="give the manifest's URL: …/3.14.0.manifest.json")
@@ -295,4 +317,4 @@ def _download(client, url: str, path: Path) -> None:
             path.unlink()
 
 
-__all__ = ["verify_release", "verify_folder", "download_release", "VerifyReport", "Problem"]
+__all__ = ["verify_release", "verify_folder", "download_release", "VerifyReport", "Problem", "Trust"]

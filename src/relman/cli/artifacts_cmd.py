@@ -8,22 +8,33 @@ import click
 
 from ..artifacts.build import build_release_artifacts, default_news_hook
 from ..artifacts.manifest import PROFILES, ArtifactProfile, expected_files, get_profile
-from ..artifacts.signing import GpgSigner, Signer
+from ..artifacts.signing import signers_from_config
+from ..configfile import read_repo_config
+from ..errors import UsageError
+from ..profile import detect_profile
+from ..vcs import Git
 from ..version import Version
 from .common import emit_json, json_option
 
 profile_option = click.option(
     "--profile", default="auto", show_default=True,
     type=click.Choice(["auto", *sorted(PROFILES)]),
-    help="Artifact profile: which files the release has. auto: cpython for a CPython checkout (configure + Python/ceval.c), else demo.")
+    help="Artifact profile: which files the release has. auto: the repository's configured profile, "
+         "else cpython for a CPython checkout (Include/patchlevel.h, Lib/, Misc/NEWS.d/).")
 
 
 def pick_profile(name: str, repo: Path | None) -> ArtifactProfile:
+    """--profile auto: the repository's profile (configured, else detected); demo without a repository."""
     if name != "auto":
         return get_profile(name)
-    if repo is not None and (repo / "configure").is_file() and (repo / "Python" / "ceval.c").is_file():
-        return get_profile("cpython")
-    return get_profile("demo")
+    if repo is None:
+        return get_profile("demo")
+    data, _ = read_repo_config(repo)
+    detected = detect_profile(repo, data.get("profile"))
+    if detected not in PROFILES:
+        raise UsageError(f"the {detected} profile has no artifact manifest", where=str(repo),
+                         hint="pass --profile " + " or --profile ".join(sorted(PROFILES)))
+    return get_profile(detected)
 
 
 @click.group("artifacts")
@@ -44,11 +55,17 @@ def artifacts_group() -> None:
 @click.option("--security", is_flag=True, help="A security-only release (fewer artifacts).")
 @click.option("--gpg-key", help="Sign with this GPG key (id, fingerprint or e-mail).")
 @click.option("--gnupghome", type=click.Path(path_type=Path, file_okay=False), help="GPG home (keyring) to use.")
+@click.option("--gpg-passphrase-env", metavar="VAR", help="The environment variable holding the key's passphrase.")
+@click.option("--sigstore-identity", help="Also sign with Sigstore as this identity (needs --sigstore-issuer, "
+                                          "$SIGSTORE_IDENTITY_TOKEN and the internet).")
+@click.option("--sigstore-issuer", help="The OIDC issuer of --sigstore-identity.")
+@click.option("--sigstore-staging", is_flag=True, help="Use Sigstore's staging instance.")
 @click.option("--validate-sbom", is_flag=True, help="Validate each SBOM with spdx-tools (slower on big trees).")
 @json_option
 def build_command(version: str, repo: Path, out_dir: Path, profile: str, no_docs: bool, reproducible: bool,
-                  security: bool, gpg_key: str | None, gnupghome: Path | None, validate_sbom: bool,
-                  as_json: bool) -> None:
+                  security: bool, gpg_key: str | None, gnupghome: Path | None, gpg_passphrase_env: str | None,
+                  sigstore_identity: str | None, sigstore_issuer: str | None, sigstore_staging: bool,
+                  validate_sbom: bool, as_json: bool) -> None:
     """Build VERSION's release files from its tag into OUT.
 
     Writes the source archives (.tgz, .tar.xz: reproducible), an SPDX SBOM per archive, the
@@ -63,8 +80,12 @@ def build_command(version: str, repo: Path, out_dir: Path, profile: str, no_docs
       relman verify dist/3.14.0rc1
     """
     v = Version.parse(version)
+    if not Git(repo).is_repo():
+        raise UsageError(f"{repo} is not a git repository", hint="pass --repo pointing at the project checkout")
     prof = pick_profile(profile, repo)
-    signers: list[Signer] = [GpgSigner(gpg_key, gnupghome)] if gpg_key else []
+    signers = signers_from_config({"gpg_key": gpg_key, "gnupghome": gnupghome, "gpg_passphrase_env": gpg_passphrase_env,
+                                   "sigstore_identity": sigstore_identity, "sigstore_issuer": sigstore_issuer,
+                                   "sigstore_staging": sigstore_staging})
     result = build_release_artifacts(repo, v, out_dir, profile=prof, generate=default_news_hook(prof, v),
                                      signers=signers, docs=not no_docs, reproducible_check=reproducible,
                                      security=security, validate_sboms=validate_sbom)

@@ -8,9 +8,10 @@ from typing import Any
 
 import click
 
+from ..config import load_settings
 from ..errors import UsageError
-from ..source import EditSet, VersionFile, default_version_files, plan_generic, plan_release_bump
-from ..source.patchlevel import PATCHLEVEL
+from ..profile import plan_version_bump, uses_cpython_rules
+from ..source import VersionFile
 from ..version import Version
 from .common import emit_json, json_option
 
@@ -50,7 +51,8 @@ def _parse_file_option(spec: str) -> VersionFile:
 @click.option("--skip-docs", is_flag=True, help="Leave `.. versionadded:: next` and friends alone.")
 @click.option("--profile", type=click.Choice(["auto", "cpython", "generic"]), default="auto", show_default=True,
               help="cpython: patchlevel.h, README, docs; generic: pyproject.toml/__init__.py. "
-                   "auto picks cpython when Include/patchlevel.h exists.")
+                   "auto: the configured profile, else cpython for a CPython checkout "
+                   "(Include/patchlevel.h, Lib/, Misc/NEWS.d/).")
 @click.option("--package", help="generic profile: the import package whose __init__.py has __version__.")
 @click.option("--file", "files", multiple=True, metavar="PATH[::REGEX]",
               help="generic profile: a version file (repeatable); .toml files use project.version.")
@@ -80,23 +82,19 @@ def bump_command(version: str, repo: Path, done: bool, dry_run: bool, release_cy
     repo = repo.resolve()
     if not repo.is_dir():
         raise UsageError(f"{repo} is not a directory", hint="pass --repo PATH to the checkout")
-    chosen = profile
-    if chosen == "auto":
-        chosen = "cpython" if (repo / PATCHLEVEL).is_file() else "generic"
-    if chosen == "cpython":
+    settings = load_settings(repo)
+    chosen = settings.profile if profile == "auto" else profile
+    if done and not uses_cpython_rules(chosen):
+        raise UsageError("--done is for the CPython profile",
+                         hint="for a package, bump to the next development version instead")
+    version_files = [_parse_file_option(spec) for spec in files] or settings.version_files
+    edits = plan_version_bump(repo, version, profile=chosen, done=done, package=package or settings.package,
+                              version_files=version_files, release_cycle=_load_release_cycle(release_cycle_file),
+                              docs=not skip_docs)
+    shown_version = version
+    if uses_cpython_rules(chosen):
         parsed = Version.parse(version)
-        edits = plan_release_bump(repo, parsed, done=done, release_cycle=_load_release_cycle(release_cycle_file),
-                                  docs=not skip_docs)
         shown_version = parsed.text + (parsed.post_release_suffix if done else "")
-    else:
-        if done:
-            raise UsageError("--done is for the CPython profile",
-                             hint="for a package, bump to the next development version instead")
-        rules = [_parse_file_option(spec) for spec in files] or default_version_files(
-            package, src_layout=(repo / "src").is_dir())
-        edits = EditSet(repo)
-        plan_generic(edits, version, rules)
-        shown_version = version
     diff = edits.diff()
     changed = edits.changed()
     created = edits.created()

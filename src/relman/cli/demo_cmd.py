@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -50,7 +52,7 @@ def demo_command(directory: str, version: str | None, executor: str, fresh: bool
         except KeyboardInterrupt:
             pass
 
-    outcome = run_demo(directory, version=version, fresh=fresh, executor=executor, as_json=as_json,
+    outcome = run_demo(Path(directory), version=version, fresh=fresh, executor=executor, as_json=as_json,
                        serve=keep_serving if serve else None, sftp=sftp)
     if not serve:
         _report(outcome, as_json)
@@ -65,18 +67,17 @@ def _report(outcome, as_json: bool) -> None:
         click.echo(f"the rehearsal in {outcome.root} already finished (run {summary['run_id']}); "
                    "pass --fresh to start a new one")
     else:
-        click.echo(f"\njournal:   {summary['state_db']}\nrepo:      {summary['repo']}\n"
-                   f"artifacts: {summary['artifacts_dir']}\ndiary:     {summary['report']}\n"
-                   f"published: {summary['downloads_dir']} (site data: {summary['site_dir']})")
+        from ..release.summary import summarize_run
+
+        run = summarize_run(outcome.session, outcome.result, diary=outcome.report)
+        click.echo("\n" + "\n".join(run.lines()))
+        click.echo(f"published: {summary['downloads_dir']} (site data: {summary['site_dir']})")
         if summary["status"] == "done":
-            gnupg = outcome.root / "gnupg"
-            keyring = f" --gnupghome {gnupg}" if gnupg.is_dir() else " --allow-unsigned"
-            folder = Version.parse(summary["version"]).normalized
-            served = (f"      relman verify {outcome.site_url}/ftp/python/{folder}/{keyring}   (while --serve runs)\n"
-                      if outcome.site_url else "")
-            click.echo(f"\nnext: relman verify {summary['artifacts_dir']}{keyring}\n{served}"
-                       f"      relman show {summary['run_id']} --state {outcome.root / 'state'}\n"
-                       f"      git -C {outcome.root / 'upstream.git'} log --oneline --graph --all | head")
+            if outcome.site_url:
+                folder = Version.parse(summary["version"]).normalized
+                click.echo(f"           {shlex.join(['relman', 'verify', f'{outcome.site_url}/ftp/python/{folder}/', *run.verify_args])}"
+                           "   (while --serve runs)")
+            click.echo(f"           git -C {outcome.root / 'upstream.git'} log --oneline --graph --all | head")
 
 
 COMMANDS = [demo_command]

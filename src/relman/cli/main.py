@@ -29,6 +29,7 @@ Exit codes: 0 done, 1 a step or check failed (the run stays resumable),
 COMMAND_MODULES = {
     "demo": "demo_cmd",
     "plan": "run_cmd", "run": "run_cmd", "runs": "run_cmd", "show": "run_cmd", "report": "run_cmd",
+    "abort": "run_cmd", "journal": "run_cmd",
     "version": "version_cmd",
     "bump": "bump_cmd",
     "news": "news_cmd",

@@ -128,26 +128,46 @@ def _editor() -> list[str]:
 
 
 def _from_editor(issue: str | None, section: str | None, cve: str | None) -> tuple[str, str, str, str | None]:
+    """Open the editor on the template; on a validation error say what is wrong, keep the text and
+    open the editor on it again (as blurb does). Aborting keeps the text in a file and says where."""
     import subprocess
     import tempfile
 
     handle, temp = tempfile.mkstemp(suffix=".rst", prefix="relman-news-")
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         out.write(_template(issue, section, cve))
-    try:
-        subprocess.run([*_editor(), temp], check=False)
+    editor = _editor()
+    while True:
+        subprocess.run([*editor, temp], check=False)
         text = Path(temp).read_text(encoding="utf-8")
-    finally:
+        try:
+            found = _entry_from_text(text)
+        except UsageError as error:
+            click.secho(f"error: {error}", fg="red", err=True)
+            click.echo("Press Enter to edit the entry again, or Ctrl-C to stop (your text is kept).", err=True)
+            try:
+                answer = sys.stdin.readline()
+            except KeyboardInterrupt:
+                answer = ""
+            if not answer:
+                raise UsageError(f"the entry was not saved: {error.message}",
+                                 hint=f"your text is kept in {temp}; fix it and run "
+                                      f"`relman news add --text - < {temp}` with --issue and --section") from None
+            continue
         os.unlink(temp)
+        return found
+
+
+def _entry_from_text(text: str) -> tuple[str, str, str, str | None]:
     entries, problems = parse_entries(text, "<editor>", preset={}, preset_where="the template")
     if problems:
         messages = "; ".join(p.message for p in problems)
         unfilled = any("no issue" in p.message or "number ''" in p.message for p in problems)
         hint = ("fill in the issue number on the '.. gh-issue:' line (or pass --issue)" if unfilled
-                else "run `relman news add` again")
-        raise UsageError(f"the entry was not saved: {messages}", hint=hint)
+                else "correct the entry")
+        raise UsageError(messages, hint=hint)
     if len(entries) != 1:
-        raise UsageError("the entry was not saved: write exactly one entry (no '..' separator lines)")
+        raise UsageError("write exactly one entry (no '..' separator lines)")
     entry = entries[0]
     issue_value = (f"bpo-{entry.metadata['bpo']}" if "bpo" in entry.metadata and "gh-issue" not in entry.metadata
                    else entry.metadata["gh-issue"])

@@ -10,18 +10,10 @@ from ..errors import CheckFailed
 from ..readiness import Verdict
 from ..readiness.severity import Severity
 from ..readiness.sources import ReadinessSources, assess_sources
-from .common import emit_json, json_option
+from .common import emit_json, json_option, state_option
 
 _COLOURS = {"Releasable": "green", "Concern": "yellow", "Unreleasable": "red", "N/A": "bright_black"}
 _SYMBOLS = {"Releasable": "✔", "Concern": "⚠", "Unreleasable": "✘", "N/A": "–"}
-
-
-def _settings(repo: Path):
-    try:
-        from ..config import load_settings
-    except ImportError:   # the configuration module is optional for this command
-        return None
-    return load_settings(repo).readiness
 
 
 @click.command("status")
@@ -29,12 +21,12 @@ def _settings(repo: Path):
 @click.option("--tracker", metavar="URL", help="Issue tracker: OWNER/REPO, https://github.com/OWNER/REPO, "
                                                "or an API URL ending in /repos/OWNER/REPO.")
 @click.option("--cycle", metavar="FILE-or-URL", help="Schedule data: python-releases.toml or release-cycle.json.")
-@click.option("--branch", "branches", multiple=True, metavar="B", help="Only this branch (3.14, main, 3.x); repeatable.")
+@click.option("--branch", "branches", multiple=True, metavar="B",
+              help="Only this branch (3.14, main, 3.x); repeatable.")
 @click.option("--version", "version", metavar="V", help="Judge for this release (blocker stage rules); "
                                                          "default: the next one in the schedule.")
 @click.option("--idle-days", type=float, help="Builders idle longer than this are reported, not blocking (default 14).")
-@click.option("--state-dir", type=click.Path(path_type=Path), help="Where waivers live (default $RELMAN_STATE_DIR "
-                                                                  "or ~/.local/state/relman).")
+@state_option
 @click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=".",
               help="Repository whose relman.toml [readiness] gives the defaults.")
 @click.option("--offline", is_flag=True, help="Use the cached schedule data; never fetch it.")
@@ -61,8 +53,10 @@ def status_command(buildbot_url: str | None, tracker: str | None, cycle: str | N
     1 a branch named with --branch is Unreleasable, or a source could not be read;
     2 bad input.
     """
-    sources = ReadinessSources.resolve(_settings(repo), buildbot=buildbot_url, tracker=tracker, cycle=cycle,
-                                       idle_days=idle_days, state_dir=state_dir).require()
+    from ..config import load_settings
+
+    sources = ReadinessSources.resolve(load_settings(repo).readiness, repo=repo, buildbot=buildbot_url,
+                                       tracker=tracker, cycle=cycle, idle_days=idle_days, state_dir=state_dir).require()
     verdicts = assess_sources(sources, list(branches) or None, version=version, offline=offline)
     if as_json:
         emit_json([v.as_dict() for v in verdicts])

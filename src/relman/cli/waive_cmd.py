@@ -11,7 +11,7 @@ import click
 
 from ..errors import UsageError
 from ..readiness.waivers import WaiverStore, parse_until
-from .common import emit_json, json_option
+from .common import emit_json, json_option, state_option
 
 
 def _default_who() -> str:
@@ -28,8 +28,7 @@ def _default_who() -> str:
 @click.option("--list", "list_", is_flag=True, help="List waivers in force.")
 @click.option("--all", "all_", is_flag=True, help="With --list: expired waivers too.")
 @click.option("--revoke", metavar="ID", help="Remove the waiver with this id.")
-@click.option("--state-dir", type=click.Path(path_type=Path), help="Where waivers live (default $RELMAN_STATE_DIR "
-                                                                  "or ~/.local/state/relman).")
+@state_option
 @json_option
 def waive_command(builder: str | None, issue: int | None, why: str | None, until: str | None, who: str | None,
                   branch: str | None, list_: bool, all_: bool, revoke: str | None, state_dir: Path | None,

@@ -42,7 +42,7 @@ class DemoOutcome:
     workers: str | None = None      # --executor buildbot: who the build workers are (isolated or not)
 
     def summary(self) -> dict[str, Any]:
-        steps = {sid: row.status for sid, row in self.result.steps.items()}
+        steps = [row.as_dict() for row in self.result.steps.values()]  # the shape of every command's JSON
         return {
             "run_id": self.result.run_id,
             "version": self.session.version.text,

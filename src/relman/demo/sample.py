@@ -56,6 +56,7 @@ _PEPS = {(3, 12): 693, (3, 13): 719, (3, 14): 745, (3, 15): 790, (3, 16): 826}
 def release_cycle_for(version: Version) -> dict[str, dict]:
     """Schedule data (release-cycle.json shape) for the sample: its series and its neighbours."""
     x, y = version.major, version.minor
+    series: tuple[tuple[int, str], ...]
     if version.branch == "main":   # alphas and beta 1: the series is still developed on main
         series = ((y, "feature"), (y - 1, "bugfix"), (y - 2, "security"))
     else:

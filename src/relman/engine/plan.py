@@ -22,6 +22,17 @@ def fingerprint(values: Mapping[str, Any]) -> str:
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
+def diff_values(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """What changed between two JSON values, key by key: `a.b: 1 -> 2`."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        out: list[str] = []
+        for key in sorted(set(old) | set(new), key=str):
+            if old.get(key) != new.get(key):
+                out += diff_values(old.get(key), new.get(key), f"{prefix}{key}.")
+        return out
+    return [f"{prefix.rstrip('.') + ': ' if prefix else ''}{old!r} -> {new!r}"]
+
+
 @dataclass
 class Plan:
     name: str
@@ -56,6 +67,31 @@ class Plan:
     def inputs_of(self, step_id: str) -> dict[str, Any]:
         return self.steps[step_id].fingerprint_inputs(self.params)
 
+    def descendants(self, step_id: str) -> list[str]:
+        """Every step that depends on `step_id`, directly or not, in plan order."""
+        return [sid for sid in self.steps if step_id in self.ancestors[sid]]
+
+    def drift_choices(self, drifted: Sequence[str], rows: Mapping[str, Any]) -> dict[str, list[str]]:
+        """What accepting changed inputs does, by each step's `on_drift`: "keep" re-stamps it; "rerun"
+        runs it again (its action, without probing) and makes the finished steps after it pending.
+        Once an irreversible step has finished, every drifted step is kept: what is published stays."""
+        done = {sid for sid, row in rows.items() if row.status == "done"}
+        published = any(self.steps[sid].irreversible for sid in done if sid in self.steps)
+        keep: list[str] = []
+        rerun: list[str] = []
+        for sid in drifted:
+            (rerun if self.steps[sid].on_drift == "rerun" and not published else keep).append(sid)
+        order = list(self.steps)
+        reset = sorted({s for r in rerun for s in [r, *self.descendants(r)] if s in done}, key=order.index)
+        return {"keep": keep, "rerun": rerun, "reset": reset}
+
+    def redo_set(self, step_id: str) -> list[str]:
+        """`--redo STEP`: the step and everything downstream of it, in plan order."""
+        if step_id not in self.steps:
+            raise UsageError(f"no step {step_id!r} in the {self.name} workflow",
+                             hint="`relman plan VERSION` lists the step ids")
+        return [step_id, *self.descendants(step_id)]
+
     def critical_path(self, durations: Mapping[str, float]) -> tuple[float, list[str]]:
         """The longest chain of dependent steps, given how long each one took."""
         best: dict[str, tuple[float, list[str]]] = {}
@@ -80,5 +116,6 @@ class Plan:
                 "timeout_s": step.timeout_s,
                 "retries": step.retry.attempts if step.retry else 1,
                 "probe": step.probe is not None,
+                "on_drift": step.on_drift,
             })
         return rows

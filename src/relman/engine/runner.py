@@ -28,7 +28,7 @@ from filelock import FileLock, Timeout
 from .. import procs
 from ..errors import Cancelled, LockHeld, StepTimeout, UsageError
 from .journal import DONE, FAILED, FINISHED_STATES, PAUSED, PENDING, RUNNING, SKIPPED, Journal, StepRow
-from .plan import Plan, fingerprint
+from .plan import Plan, diff_values, fingerprint
 from .step import Gate, GateRequired, Retry, Step, StepContext, failure_text
 
 APPROVED, DECLINED, WAITING, ASKING = "approved", "declined", "waiting", "asking"
@@ -151,10 +151,41 @@ class Runner:
                 drifts.append(Drift(sid, row.inputs, now))
         return drifts, param_changes
 
-    def accept_drift(self, run_id: int, param_changes: Mapping[str, tuple[Any, Any]], how: str) -> None:
-        self.journal.update_params(run_id, self.plan.params,
-                                   {"changes": {k: list(v) for k, v in param_changes.items()},
-                                    "accepted_by": self.approvals.who, "how": how})
+    def accept_drift(self, run_id: int, drifts: list[Drift], param_changes: Mapping[str, tuple[Any, Any]],
+                     how: str) -> dict[str, list[str]]:
+        """Accept changed inputs once: "keep" steps are re-stamped, "rerun" steps (and the finished
+        steps after them) run again. One chained event; the next resume does not ask again."""
+        choice = self.plan.drift_choices([d.step_id for d in drifts], self.journal.steps(run_id))
+        data = {"changes": {k: list(v) for k, v in param_changes.items()},
+                "steps": {d.step_id: {k: list(v) for k, v in d.changes().items()} for d in drifts},
+                "accepted_by": self.approvals.who, "how": how, "kept": choice["keep"], "rerun": choice["rerun"]}
+        stamps = {sid: (fingerprint(d.after), d.after) for d in drifts if (sid := d.step_id) in choice["keep"]}
+        self.journal.restamp(run_id, stamps, kind="drift-accepted", data=data, params=self.plan.params)
+        if choice["rerun"]:
+            self.journal.reset_steps(run_id, choice["reset"], forced=choice["rerun"], kind="drift-rerun",
+                                     data={"who": self.approvals.who, "how": how})
+        return choice
+
+    def credit_interrupted(self, run_id: int) -> None:
+        """A process killed inside a step with effects never re-stamped what that step changed:
+        credit the changes found now to it (before drift is computed)."""
+        for sid, row in self.journal.steps(run_id).items():
+            if row.status == RUNNING and sid in self.plan.steps and self.plan.steps[sid].effects:
+                self.restamp_own_changes(run_id, sid)
+
+    def restamp_own_changes(self, run_id: int, by: str) -> None:
+        """Inputs that changed while this process ran a step with effects changed by relman itself:
+        re-stamp the finished steps, so only changes made between invocations count as drift."""
+        stamps = {}
+        for sid, row in self.journal.steps(run_id).items():
+            if row.status != DONE or sid not in self.plan.steps or row.inputs is None:
+                continue
+            now = _jsonish(self.plan.inputs_of(sid))
+            if fingerprint(now) != row.fingerprint:
+                stamps[sid] = (fingerprint(now), now)
+        if stamps:
+            self.journal.restamp(run_id, stamps, kind="inputs-restamped",
+                                 data={"by": by, "note": "changed by this run's own step"})
 
     # ---- execution -----------------------------------------------------------------------
     def execute(self, run_id: int) -> RunResult:
@@ -189,6 +220,7 @@ class Runner:
         journal.set_run_status(run_id, RUNNING)
 
         approved = {g for g, a in journal.approvals(run_id).items() if a["decision"] == APPROVED}
+        forced = {sid for sid in plan.steps if rows[sid].forced}   # redone: act without probing first
         self.observer.run_started(run_id, plan, dict(status), resumed)
         self._recover(run_id)
 
@@ -218,7 +250,8 @@ class Runner:
             status[sid] = RUNNING
             self.observer.step_status(sid, RUNNING, "probing" if sid in interrupted else
                                       "checking again" if sid in rechecks else "")
-            future = pool.submit(_work, step_of(sid), ctx)
+            future = pool.submit(_work, step_of(sid), ctx, sid not in forced)
+            forced.discard(sid)
 
             def done(f: Future, sid: str = sid) -> None:
                 events.put(("finished", sid, f))
@@ -341,6 +374,8 @@ class Runner:
                 status[sid] = DONE
                 journal.end_attempt(run_id, sid, "already-done" if how == "probed" else "done",
                                     step_status=DONE, outputs=value)
+                if plan.steps[sid].effects:
+                    self.restamp_own_changes(run_id, sid)
                 self.observer.step_status(sid, DONE, "already done" if how == "probed" else "")
             elif kind == "gate":
                 gate_error: GateRequired = value
@@ -529,15 +564,16 @@ class Runner:
                 recover(note)
 
 
-def _work(step: Step, ctx: StepContext) -> tuple[str, Any, str]:
-    """Runs in a worker thread: probe, then act, with retries. Never raises.
+def _work(step: Step, ctx: StepContext, probe: bool = True) -> tuple[str, Any, str]:
+    """Runs in a worker thread: probe (unless `probe` is False: a forced re-run), then act,
+    with retries. Never raises.
 
     Everything runs inside the step's cancel scope: commands it starts (git included) are
     killed when it is stopped. Before each retry of a step with effects, the probe runs again,
     so an effect that landed although its command failed is not done twice."""
     try:
         with procs.cancel_scope(ctx.cancel_event):
-            if step.probe is not None and not ctx.rechecking:
+            if probe and step.probe is not None and not ctx.rechecking:
                 found = step.probe(ctx)
                 if found is not None:
                     return "done", _jsonish(found), "probed"
@@ -590,17 +626,28 @@ def _next_timeout(running: Mapping[str, tuple[Future, StepContext]], stopping: M
     return max(0.01, min(1.0, min(deadlines) - time.monotonic()))
 
 
-def describe_drift(drifts: list[Drift], params: Mapping[str, tuple[Any, Any]]) -> str:
+def describe_drift(drifts: list[Drift], params: Mapping[str, tuple[Any, Any]], plan: Plan | None = None,
+                   rows: Mapping[str, StepRow] | None = None) -> str:
     lines = []
     for name, (old, new) in params.items():
-        lines.append(f"  run input {name}: {old!r} -> {new!r}")
+        lines += [f"  run input {change}" for change in diff_values(old, new, f"{name}.")]
     for d in drifts:
         for name, (old, new) in d.changes().items():
-            lines.append(f"  step {d.step_id}: {name} was {old!r}, now {new!r}")
+            lines += [f"  step {d.step_id}: {change}" for change in diff_values(old, new, f"{name}.")]
+    if plan is not None and rows is not None and drifts:
+        choice = plan.drift_choices([d.step_id for d in drifts], rows)
+        done = {sid for sid, row in rows.items() if row.status == DONE}
+        for d in drifts:
+            after = [s for s in plan.descendants(d.step_id) if s in done]
+            what = "re-run" if d.step_id in choice["rerun"] else "keep its result (re-stamped)"
+            lines.append(f"  affects {d.step_id}" + (f" and the finished steps after it: {', '.join(after)}"
+                                                      if after else "") + f"; on accepting: {what}")
     return "\n".join(lines)
 
 
-def refuse_drift(drifts: list[Drift], params: Mapping[str, tuple[Any, Any]]) -> UsageError:
-    return UsageError("the inputs changed since this run started:\n" + describe_drift(drifts, params),
-                      hint="steps already done are not run again; pass --accept-changes to continue with the new "
-                           "inputs, or --fresh to start a new run")
+def refuse_drift(drifts: list[Drift], params: Mapping[str, tuple[Any, Any]], plan: Plan | None = None,
+                 rows: Mapping[str, StepRow] | None = None) -> UsageError:
+    return UsageError("the inputs changed since this run started:\n" + describe_drift(drifts, params, plan, rows),
+                      hint="pass --accept-changes to continue with the new inputs (each affected step keeps its "
+                           "result or re-runs, as shown), --redo STEP to do a kept step again, or --fresh to start "
+                           "a new run")

@@ -85,6 +85,11 @@ class Step:
     retry: Retry | None = None
     recheck: bool = False             # read-only check run again on every invocation, even when done
     gate_detail: Callable[[StepContext], str] | None = None  # what the gate approves, shown with the question
+    on_drift: str = "rerun"           # inputs changed and accepted: "rerun" the step, or "keep" its result
+
+    def __post_init__(self) -> None:
+        if self.on_drift not in ("rerun", "keep"):
+            raise ValueError(f"step {self.id}: on_drift must be 'rerun' or 'keep', not {self.on_drift!r}")
 
     def applies(self, params: Mapping[str, Any]) -> bool:
         return self.condition is None or bool(self.condition(params))

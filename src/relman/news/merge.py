@@ -252,7 +252,7 @@ def _next_block_fast(news_dir: str, next_label: str | None, problems: list[Probl
     folder_fds: dict[str, int | None] = {}
     try:
         for section, names in next_fragments(news_dir):
-            heading = [section, "-" * len(section), ""]
+            heading: list[str] | None = [section, "-" * len(section), ""]
             for name, base in names:
                 if base not in folder_fds:
                     folder_fds[base] = os.open(base, _DIR_FLAGS) if _DIR_FD else None
@@ -286,9 +286,9 @@ def _next_block_fast(news_dir: str, next_label: str | None, problems: list[Probl
                 add(piece)
                 entries += 1
     finally:
-        for fd in folder_fds.values():
-            if fd is not None:
-                os.close(fd)
+        for open_fd in folder_fds.values():
+            if open_fd is not None:
+                os.close(open_fd)
     return "\n".join(out) if entries else ""
 
 

@@ -152,13 +152,13 @@ def make_tree(root: Path, *, released: int = 8, per_version: int = 500, next_cou
         entry = _entry(rng, when, issue, edge_cases)
         meta = entry["meta"]
         section = meta["section"]
-        folder = folder_name(section)
+        folder_text = folder_name(section)
         if legacy_folders and rng.random() < 0.5:
-            folder = legacy_folder_name(section)
+            folder_text = legacy_folder_name(section)
         key = "gh-issue" if "gh-issue" in meta else "bpo"
         name = f"{meta['date']}.{key}-{meta[key]}.{meta['nonce']}.rst"
         text = (f".. cve: {meta['cve']}\n\n" if "cve" in meta else "") + entry["body"]
-        path = news / "next" / folder / name
+        path = news / "next" / folder_text / name
         path.parent.mkdir(parents=True, exist_ok=True)
         newline = "\r\n" if edge_cases and rng.random() < 0.03 else "\n"
         path.write_bytes(text.replace("\n", newline).encode("utf-8"))

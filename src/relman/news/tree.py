@@ -101,7 +101,7 @@ def stray_files(news_dir: Path) -> list[Path]:
 
 
 def _visible_files(folder: str) -> list[str]:
-    found = []
+    found: list[str] = []
     for base, dirs, files in os.walk(folder):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         found.extend(os.path.join(base, f) for f in files if not f.startswith("."))

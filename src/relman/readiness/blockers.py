@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..errors import ExternalServiceError, UsageError, VersionError
+from ..errors import ExternalServiceError, UsageError
 from ..version import Version
 from .severity import Evidence, Problem, Severity
 
@@ -93,10 +93,9 @@ class Issue:
             text = text.strip().removeprefix("Python ").removeprefix("v")
             if not text:
                 continue
-            try:
-                return Version.parse(text)
-            except VersionError:
-                continue
+            found = Version.from_label(text)
+            if found is not None:
+                return found
         return None
 
     def as_dict(self) -> dict[str, Any]:

@@ -278,13 +278,14 @@ def judge_builder(record: BuilderRecord, *, now: datetime, idle_after: timedelta
             severity, description = Severity.release_blocking_failure, f"{record.tier_title} build failed"
         else:
             severity, description = Severity.nonblocking_failure, f"{record.tier_title} build failed"
-        evidence = [build_evidence("Latest build", record, latest, link, skip_note)]
+        failure_evidence = [build_evidence("Latest build", record, latest, link, skip_note)]
         if first_failing is not None and first_failing.number != latest.number:
-            evidence.append(build_evidence("Breaking build", record, first_failing, link))
+            failure_evidence.append(build_evidence("Breaking build", record, first_failing, link))
         streak = (f"failing since build #{first_failing.number}" if first_failing is not None
                   else "no success in the builds looked at: the start of the failure streak is unknown")
         problems.append(Problem("build_failure", severity, description, builder=record.name, tier=tier,
-                                detail=f"build #{latest.number} failed; {streak}", evidence=tuple(evidence)))
+                                detail=f"build #{latest.number} failed; {streak}",
+                                evidence=tuple(failure_evidence)))
 
     if not record.connected:
         if not record.is_stable:

@@ -24,6 +24,15 @@ from .verdict import CycleLike, Verdict, assess_async
 from .waivers import WaiverStore
 
 
+def resolve_cycle_source(source: str | None, repo: Path | None) -> str | None:
+    """A configured schedule file is relative to the repository; URLs and absolute paths stay."""
+    if not source or repo is None:
+        return source
+    if str(source).startswith(("http://", "https://")) or Path(source).is_absolute():
+        return str(source)
+    return str(Path(repo) / source)
+
+
 @dataclass(frozen=True)
 class ReadinessSources:
     buildbot: str | None = None        # a Buildbot master (web root or /api/v2)
@@ -34,13 +43,15 @@ class ReadinessSources:
     state_dir: Path | None = None      # where waivers live (None: the default state folder)
 
     @classmethod
-    def resolve(cls, settings: Any = None, **flags: Any) -> ReadinessSources:
-        """From a [readiness] settings object (or None), overridden by the flags that are not None."""
+    def resolve(cls, settings: Any = None, *, repo: Path | None = None, **flags: Any) -> ReadinessSources:
+        """From a [readiness] settings object (or None), overridden by the flags that are not None.
+        A configured schedule file is relative to `repo` (the repository whose configuration it
+        is); a `cycle` flag is taken as given (relative to where it was typed)."""
         base = cls()
         if settings is not None:
             base = cls(buildbot=settings.buildbot, tracker=settings.tracker,
-                       tracker_token_env=settings.tracker_token_env or "GITHUB_TOKEN", cycle=settings.cycle,
-                       idle_days=settings.idle_days)
+                       tracker_token_env=settings.tracker_token_env or "GITHUB_TOKEN",
+                       cycle=resolve_cycle_source(settings.cycle, repo), idle_days=settings.idle_days)
         given = {k: v for k, v in flags.items() if v is not None}
         unknown = set(given) - set(cls.__dataclass_fields__)
         if unknown:

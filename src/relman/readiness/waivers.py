@@ -92,7 +92,8 @@ class Waiver:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Waiver:
-        return cls(**{k: data.get(k) for k in ("id", "target", "who", "why", "until", "created_at", "branch")})
+        fields = ("id", "target", "who", "why", "until", "created_at", "branch")
+        return cls(**{k: data.get(k) for k in fields})  # type: ignore[arg-type]
 
 
 class WaiverStore:

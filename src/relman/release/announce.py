@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -126,6 +126,12 @@ def send_announcement_step(ctx: StepContext) -> dict[str, Any]:
     return {"sent": report, "dir": str(drafts_dir(release))}
 
 
+def _sending(publishes: Callable[[Mapping[str, Any]], bool] | None) -> Callable[[Mapping[str, Any]], bool]:
+    def condition(params: Mapping[str, Any]) -> bool:
+        return bool(params.get("announce_channels")) and (publishes is None or publishes(params))
+    return condition
+
+
 def announce_steps(existing: Sequence[Step]) -> list[Step]:
     """The announce steps for a workflow made of `existing` steps: sending only when it has a
     publishing verification step, and under the same condition (no publishing, no sending)."""
@@ -137,8 +143,10 @@ def announce_steps(existing: Sequence[Step]) -> list[Step]:
     if publish is not None:
         steps.append(Step(ANNOUNCE_SEND, "send the announcement (after publishing is verified)",
                           send_announcement_step, deps=(ANNOUNCE_DRAFTS, PUBLISH_VERIFIED, "post.push-upstream"),
-                          phase=PHASE, probe=send_probe, gate=ANNOUNCE_GATE, uses=("version",),
-                          condition=publish.condition, condition_text=publish.condition_text,
+                          phase=PHASE, probe=send_probe, gate=ANNOUNCE_GATE, uses=("version", "announce_channels"),
+                          condition=_sending(publish.condition),
+                          condition_text="when announcement channels are configured ([announce] channels)"
+                                         + (f" and {publish.condition_text}" if publish.condition_text else ""),
                           effects=(Effect(IRREVERSIBLE, "the announcement posted to the configured channels"),)))
     return steps
 

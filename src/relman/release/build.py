@@ -7,18 +7,24 @@ the steps that judge the results run in-process. File names come from the artifa
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..artifacts.manifest import SOURCE, expected_files, get_profile
 from ..artifacts.release_manifest import load_release_manifest, manifest_spec
+from ..artifacts.signing import signing_arguments
 from ..ci.executor import BuildJob, Executor, JobResult
 from ..engine.secrets import redact_file
 from ..engine.step import LOCAL, Effect, Step, StepContext
 from ..errors import CheckFailed, StepFailed
 from .context import Release, release_of
 from .remote_build import is_remote
+
+if TYPE_CHECKING:
+    from ..artifacts.verify import Trust
 
 PHASE = "build"
 ARTIFACT_PROFILES = ("cpython", "demo")
@@ -85,6 +91,19 @@ def artifacts_probe(ctx: StepContext) -> dict | None:
     return None
 
 
+def artifacts_job(release: Release, env: dict[str, str]) -> BuildJob:
+    """The build job for the release files: `relman artifacts build` with every [signing] setting,
+    [build] docs and timeout_s."""
+    out = release.artifacts_dir
+    argv = [sys.executable, "-m", "relman.cli.main", "artifacts", "build", release.version.text,
+            "--repo", str(release.repo), "-o", str(out), "--profile", release.settings.profile, "--json"]
+    argv += signing_arguments(release.settings.signing.model_dump())
+    if not release.settings.build.docs:
+        argv.append("--no-docs")
+    return BuildJob("build-release-files", tuple(argv), cwd=release.repo, output_dir=out,
+                    outputs=(manifest_path(release).name,), env=env, timeout=release.settings.build.timeout_s)
+
+
 def build_artifacts(ctx: StepContext) -> dict:
     if is_remote(_executor(ctx)):   # workers that share nothing with this machine: release/remote_build.py
         from .remote_build import build_artifacts_remote
@@ -93,16 +112,7 @@ def build_artifacts(ctx: StepContext) -> dict:
     out = release.artifacts_dir
     if out.exists():
         shutil.rmtree(out)  # a partial build from an interrupted attempt: start clean
-    signing = release.settings.signing
-    argv = [sys.executable, "-m", "relman.cli.main", "artifacts", "build", release.version.text,
-            "--repo", str(release.repo), "-o", str(out), "--profile", release.settings.profile, "--json"]
-    if signing.gpg_key:
-        argv += ["--gpg-key", signing.gpg_key] + (["--gnupghome", signing.gnupghome] if signing.gnupghome else [])
-    if not release.settings.build.docs:
-        argv.append("--no-docs")
-    job = BuildJob("build-release-files", tuple(argv), cwd=release.repo, output_dir=out,
-                   outputs=(manifest_path(release).name,), env=_job_env(ctx), timeout=release.settings.build.timeout_s)
-    result = _run_job(ctx, job)
+    result = _run_job(ctx, artifacts_job(release, _job_env(ctx)))
     manifest = _manifest(release)
     if manifest is None:
         raise StepFailed(f"the build wrote no release manifest into {out}", hint=f"see {result.log_path}")
@@ -117,6 +127,29 @@ def source_archive(release: Release) -> Path:
     return release.artifacts_dir / tgz.name
 
 
+def _command_options(build) -> tuple[str, ...]:
+    """[build] build_command / test_command, when configured, replace the profile's commands."""
+    options: list[str] = []
+    if build.build_command:
+        options += ["--build-command", json.dumps(list(build.build_command))]
+    if build.test_command:
+        options += ["--test-command", json.dumps(list(build.test_command))]
+    return tuple(options)
+
+
+def build_commands_inputs(params) -> dict:
+    return {"build_commands": params.get("build_commands")}
+
+
+def test_source_job(release: Release, env: dict[str, str]) -> BuildJob:
+    """The test-source job: unpack the archive and run the build and test commands there."""
+    work = release.work_dir / "test-source"
+    argv = (sys.executable, "-m", "relman.artifacts.testsource", str(source_archive(release)), "--profile",
+            release.settings.profile, "--work-dir", str(work), *_command_options(release.settings.build))
+    return BuildJob("test-source", argv, cwd=release.work_dir, output_dir=work, env=env,
+                    timeout=release.settings.build.timeout_s)
+
+
 def run_test_source(ctx: StepContext) -> dict:
     if is_remote(_executor(ctx)):
         from .remote_build import run_test_source_remote
@@ -126,10 +159,7 @@ def run_test_source(ctx: StepContext) -> dict:
     work = release.work_dir / "test-source"
     if work.exists():
         shutil.rmtree(work)
-    argv = (sys.executable, "-m", "relman.artifacts.testsource", str(archive), "--profile",
-            release.settings.profile, "--work-dir", str(work))
-    result = _run_job(ctx, BuildJob("test-source", argv, cwd=release.work_dir, output_dir=work, env=_job_env(ctx),
-                                    timeout=release.settings.build.timeout_s))
+    result = _run_job(ctx, test_source_job(release, _job_env(ctx)))
     return {"archive": archive.name, "duration_s": round(result.duration_s, 3), "log": str(result.log_path),
             "where": result.where}
 
@@ -159,6 +189,21 @@ def check_reproducible(ctx: StepContext) -> dict:
     return {"identical": sorted(f.name for f in second.files)}
 
 
+def release_trust(settings) -> Trust:
+    """What the run's own verification trusts: the signers this project's configuration names
+    (the GPG key's fingerprint from its keyring, the Sigstore identity and issuer)."""
+    from ..artifacts.signing import GpgSigner
+    from ..artifacts.verify import Trust
+
+    signing = settings.signing
+    home = Path(signing.gnupghome).expanduser() if signing.gnupghome else None
+    fingerprints = [GpgSigner(signing.gpg_key, home).fingerprint()] if signing.gpg_key else []
+    return Trust.pinned(gnupghome=home, fingerprints=fingerprints, identity=signing.sigstore_identity,
+                        issuer=signing.sigstore_issuer,
+                        trusted_root=Path(signing.sigstore_trust_root) if signing.sigstore_trust_root else None,
+                        staging=signing.sigstore_staging)
+
+
 def verify_built(ctx: StepContext) -> dict:
     """What users will download, checked before anyone is told: sizes, digests, signatures, SBOMs."""
     from ..artifacts.signing import require_signing, signers_from_config
@@ -167,17 +212,22 @@ def verify_built(ctx: StepContext) -> dict:
     release = release_of(ctx)
     signing = release.settings.signing
     signed = require_signing(signers_from_config(signing.model_dump()), allow_unsigned=signing.allow_unsigned)
-    report = verify_release(release.artifacts_dir, gnupghome=Path(signing.gnupghome) if signing.gnupghome else None,
-                            fingerprints=[signing.gpg_key] if signing.gpg_key else [],
+    report = verify_release(release.artifacts_dir, trust=release_trust(release.settings),
                             allow_unsigned=signing.allow_unsigned)
     if not report.ok:
-        problems = "\n".join(f"  {p.file}: {p.message}" for p in report.problems)
+        problems = "\n".join(f"  {p.file}: {p.message}" for p in report.problems + report.unverified)
         raise CheckFailed(f"the built release does not verify:\n{problems}", where=str(release.artifacts_dir))
     return {"checked": len(report.checked), "signed": signed}
 
 
+def signing_inputs(params) -> dict:
+    """The signing settings are inputs of the build: changing a signer rebuilds (and signs) again."""
+    return {"signing": params.get("signing")}
+
+
 def build_steps() -> list[Step]:
-    common = dict(phase=PHASE, condition=has_artifacts, condition_text="for profiles with an artifact manifest",
+    common: dict[str, Any] = dict(phase=PHASE, condition=has_artifacts,
+                                  condition_text="for profiles with an artifact manifest",
                   uses=("version", "executor"))
     from .remote_build import fork_tag
     return [
@@ -187,9 +237,10 @@ def build_steps() -> list[Step]:
              condition_text="for artifact profiles built on Buildbot workers"),
         Step("build.artifacts", "build the release files from the tag (archives, SBOMs, docs, signatures, manifest)",
              build_artifacts, deps=("source.tag", "build.fork-tag"), probe=artifacts_probe, timeout_s=7200,
-             effects=(Effect(LOCAL, "writes the release files into the run's artifacts folder"),), **common),
+             effects=(Effect(LOCAL, "writes the release files into the run's artifacts folder"),),
+             inputs=signing_inputs, **common),
         Step("build.test-source", "unpack the source archive, build it and run its tests", run_test_source,
-             deps=("build.artifacts",), timeout_s=7200, **common),
+             deps=("build.artifacts",), timeout_s=7200, inputs=build_commands_inputs, **common),
         Step("build.reproducible", "reproducibility gate: a second build gives identical archives",
              check_reproducible, deps=("build.artifacts",), timeout_s=7200, **common),
         Step("build.verify", "verify the built release: sizes, digests, signatures, SBOMs", verify_built,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..engine.step import StepContext
+from ..profile import plan_version_bump, uses_cpython_rules
 from ..vcs import Git
 from ..version import Version
 
@@ -41,7 +42,7 @@ class Release:
     @property
     def cpython_like(self) -> bool:
         """CPython's conventions: patchlevel.h, README, X.Y branches from beta 1."""
-        return self.settings.profile in ("cpython", "demo")
+        return uses_cpython_rules(self.settings.profile)
 
     @property
     def branches_at_feature_freeze(self) -> bool:
@@ -64,18 +65,11 @@ class Release:
         return [self.release_branch]
 
     def plan_bump(self, version: Version, *, done: bool = False, release_cycle=None):
-        """The version edits for this profile, planned (an EditSet), not written."""
-        from ..source.bump import plan_release_bump
-        from ..source.edits import EditSet
-        from ..source.generic import default_version_files, plan_generic
-
-        if self.cpython_like:
-            return plan_release_bump(self.repo, version, done=done, release_cycle=release_cycle, docs=True)
-        edits = EditSet(self.repo)
-        rules = self.settings.version_files or default_version_files(self.settings.package)
-        # CPython's "+" suffix (before 3.15) is not PEP 440; plain packages always get "+dev".
-        plan_generic(edits, str(version.pep440) + ("+dev" if done else ""), rules)
-        return edits
+        """The version edits for this profile, planned (an EditSet), not written: the same
+        planner `relman bump` uses."""
+        return plan_version_bump(self.repo, version.text, profile=self.settings.profile, done=done,
+                                 package=self.settings.package, version_files=self.settings.version_files,
+                                 release_cycle=release_cycle, docs=True)
 
 
     @property

@@ -13,7 +13,9 @@ from ..engine.step import REMOTE, Effect, Gate, Retry, Step, StepContext
 from ..errors import CheckFailed, TransientError
 from ..source.magic import check_magic_number
 from ..version import check_increasing, check_transition
+from .build import has_artifacts, signing_inputs
 from .context import release_of
+from .recovery import is_released
 
 READINESS_CONCERN = Gate("readiness-concern", "The branch's readiness verdict is Concern. Release anyway?")
 READINESS_BLOCKED = Gate("readiness-unreleasable",
@@ -73,6 +75,8 @@ def check_repo_age(ctx: StepContext) -> dict:
 def check_transition_valid(ctx: StepContext) -> dict:
     release = release_of(ctx)
     tags = release.git.tags()
+    if release.version.git_tag in tags and not is_released(release):
+        tags.remove(release.version.git_tag)   # a local tag nobody pushed upstream is not a release (see tag-free)
     if release.cpython_like:
         check_transition(release.version, tags)
     else:
@@ -89,6 +93,11 @@ def check_tag_free(ctx: StepContext) -> dict:
     # A tag made by this run (recorded on its temporary branch) is not in the way.
     if release.git.branch_exists(release.temp_branch) and release.git.rev(release.temp_branch) == commit:
         return {"tag": tag, "exists": True, "commit": commit}
+    if not is_released(release):
+        raise CheckFailed(f"tag {tag} exists only in this checkout (at {commit[:12]}), not on the upstream remote: "
+                          "an unfinished run (or someone) made it", where=str(release.repo),
+                          hint=f"resume that run (`relman runs` lists them; `relman run {release.version} --run N`), "
+                               f"or `relman abort {release.version}` to remove it and start again")
     raise CheckFailed(f"tag {tag} already exists (at {commit[:12]})", where=str(release.repo),
                       hint="was this version already released? choose the next version, or delete a stray tag")
 
@@ -120,12 +129,25 @@ def check_magic(ctx: StepContext) -> dict:
     return result.as_dict()
 
 
+def check_signing(ctx: StepContext) -> dict:
+    """Each configured signer can sign (GPG: a trial signature with the key and its passphrase;
+    Sigstore: library, identity, issuer, token), found before the tag rather than after the build."""
+    from ..artifacts.signing import check_signers
+
+    signing = release_of(ctx).settings.signing
+    checked = check_signers(signing.model_dump(), allow_unsigned=signing.allow_unsigned)
+    for line in checked:
+        ctx.log(line)
+    return {"signers": checked}
+
+
 def check_readiness(ctx: StepContext) -> dict:
     """The same verdict as `relman status` (not a weaker copy), stored in the journal."""
     from ..readiness.sources import ReadinessSources, assess_sources
 
     release = release_of(ctx)
-    sources = ReadinessSources.resolve(release.settings.readiness, state_dir=ctx.resources.get("state_dir"))
+    sources = ReadinessSources.resolve(release.settings.readiness, repo=release.repo,
+                                       state_dir=ctx.resources.get("state_dir"))
     verdict = assess_sources(sources, version=release.version)[0]
     seen = verdict.as_dict()
     featured = seen["featured_problem"]
@@ -156,6 +178,8 @@ def preflight_steps() -> list[Step]:
         step("transition", "the version is a valid next release", check_transition_valid),
         step("tag-free", "the release tag does not exist yet", check_tag_free),
         step("magic-number", "the bytecode magic numbers agree", check_magic),
+        step("signing", "every configured signer can sign", check_signing, condition=has_artifacts,
+             inputs=signing_inputs, condition_text="for profiles that build signed release files"),
         step("remotes", "the fork and upstream remotes are reachable", check_remotes,
              effects=(Effect(REMOTE, "reads the remotes (git ls-remote)"),),
              retry=Retry(attempts=3, backoff_s=1.0), timeout_s=180, recheck=True),

@@ -143,7 +143,7 @@ def push_to_fork(ctx: StepContext) -> dict:
 def source_steps() -> list[Step]:
     preflight = ("preflight.tools", "preflight.branch", "preflight.clean", "preflight.repo-age",
                  "preflight.transition", "preflight.tag-free", "preflight.magic-number", "preflight.remotes",
-                 "preflight.readiness")
+                 "preflight.readiness", "preflight.signing")
     return [
         Step("source.temp-branch", "create the temporary release branch", create_temp_branch,
              deps=preflight, phase=PHASE, probe=temp_branch_probe, uses=("version",),

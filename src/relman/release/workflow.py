@@ -10,6 +10,7 @@ from ..engine.step import Step
 from .announce import announce_steps, live_steps, schedule_steps
 from .build import BUILD_DONE, build_steps
 from .handoff import handoff_steps
+from .inputs import declare_inputs
 from .post import post_steps
 from .preflight import preflight_steps
 from .publish import PUBLISH_DONE, publish_steps
@@ -22,7 +23,7 @@ def release_steps() -> list[Step]:
     steps = preflight_steps() + source_steps() + build_steps() + handoff_steps() + publish_steps()
     after_publish = ("source.push-fork", *BUILD_DONE, *PUBLISH_DONE)
     steps = steps + post_steps(after_publish)
-    return steps + schedule_steps() + announce_steps(steps) + live_steps(steps)
+    return declare_inputs(steps + schedule_steps() + announce_steps(steps) + live_steps(steps))
 
 
 def release_plan(params: dict) -> Plan:

@@ -34,6 +34,10 @@ class Note:
     def as_dict(self) -> dict[str, str]:
         return {"path": self.path, "message": self.message, "kind": self.kind}
 
+    def __str__(self) -> str:
+        """A sentence for people (logs, the demo): "follow-up: Doc/whatsnew/3.16.rst: …"."""
+        return (f"{self.kind}: " if self.kind != "info" else "") + f"{self.path}: {self.message}"
+
 
 @dataclass
 class EditSet:
