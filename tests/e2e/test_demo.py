@@ -193,6 +193,11 @@ def test_demo_on_isolated_buildbot_workers(tmp_path):
     assert gate["first"] == who["worker"] and gate["second"]["worker"] not in (who["worker"], None)
     assert "Python-3.14.0rc1.tar.xz" in gate["identical"]
     assert steps["build.test-source"].outputs["workers"][0]["user"] == WORKER_USER
+    # The master's CI builders (tagged like CPython's: 3.14, stable, tier-N) built the branch from
+    # the fork and ran its tests on the workers: the builds the dashboard's verdict reads.
+    for log in ("ci-0.log", "ci-1.log"):
+        text = (root / "work" / "ci-logs" / log).read_text()
+        assert "make -C src test" in text and "Ran 1 test" in text, log
     artifacts = tmp_path / "bb" / "work" / "artifacts"
     assert (artifacts / "Python-3.14.0rc1.tar.xz.asc").is_file()
     drop = list((root / "buildbot" / "drop").rglob("Python-3.14.0rc1.tar.xz"))

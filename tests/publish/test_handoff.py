@@ -123,3 +123,45 @@ def test_security_releases_wait_for_source_only(tmp_path):
     assert send_handoffs(ctx)["platforms"] == []
     out = wait_for_platforms(ctx)
     assert out["files"] == {} and not (tmp_path / "work" / "handoff" / "windows.eml").exists()
+
+
+def test_handoffs_are_sent_over_smtp_once_and_received_as_drafted(tmp_path):
+    """With [publish] smtp_host set, each platform's hand-off goes out through the SMTP channel
+    (aiosmtpd here), exactly as drafted, and a re-run of the step does not send it again."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    class Inbox:
+        def __init__(self):
+            self.messages = []
+
+        async def handle_DATA(self, server, session, envelope):
+            self.messages.append((list(envelope.rcpt_tos), envelope.original_content))
+            return "250 accepted"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        contacts = {"windows": "windows-rm@example.org", "macos": "macos-rm@example.org"}
+        ctx, events = context(tmp_path, publish={"smtp_host": "127.0.0.1", "smtp_port": port,
+                                                 "platform_contacts": contacts})
+        out = send_handoffs(ctx)
+        assert out["sent"] == ["macos", "windows"]
+        assert sorted(r[0][0] for r in inbox.messages) == ["macos-rm@example.org", "windows-rm@example.org"]
+        for recipients, raw in inbox.messages:
+            platform = "windows" if recipients == ["windows-rm@example.org"] else "macos"
+            received = email.message_from_bytes(raw)
+            drafted = email.message_from_bytes((tmp_path / "work" / "handoff" / f"{platform}.eml").read_bytes())
+            for header in ("From", "To", "Subject", "Message-ID"):
+                assert received[header] == drafted[header], header
+            # (SMTP carries CRLF line ends; the text is the same)
+            assert received.get_payload(decode=True).replace(b"\r\n", b"\n") == drafted.get_payload(decode=True)
+        again = send_handoffs(ctx)                       # a resumed run: nothing is sent twice
+        assert again["sent"] == ["macos", "windows"] and len(inbox.messages) == 2
+    finally:
+        controller.stop()

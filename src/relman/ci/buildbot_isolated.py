@@ -290,7 +290,8 @@ def make_rm_private(paths: Sequence[Path]) -> None:
 @contextmanager
 def start_isolated_buildbot(work_dir: Path, workers: int | Sequence[str] = 2, *, serve: Sequence[Path] = (),
                             user: str = WORKER_USER, isolate: bool = True,
-                            log: Callable[[str], None] | None = None) -> Iterator[IsolatedBuildbot]:
+                            log: Callable[[str], None] | None = None,
+                            ci_builders: Sequence[tuple[str, Sequence[str]]] = ()) -> Iterator[IsolatedBuildbot]:
     """A release build master under `work_dir` (this user) with workers as `user`, and `git daemon`
     serving the bare repositories `serve`. Falls back to same-user workers without root."""
     from .buildbot_release import start_release_buildbot
@@ -315,13 +316,13 @@ def start_isolated_buildbot(work_dir: Path, workers: int | Sequence[str] = 2, *,
                      f"own venv {venv}); the fork over git daemon")
             try:
                 with start_release_buildbot(work_dir, names, worker_root=worker_root, worker_account=account,
-                                            worker_venv=venv) as release:
+                                            worker_venv=venv, ci_builders=ci_builders) as release:
                     yield IsolatedBuildbot(release, git, account, venv, label)
             finally:
                 shutil.rmtree(worker_root, ignore_errors=True)
         else:
             say(f"workers run as this user, not isolated: {reason}")
-            with start_release_buildbot(work_dir, names) as release:
+            with start_release_buildbot(work_dir, names, ci_builders=ci_builders) as release:
                 yield IsolatedBuildbot(release, git, None, None,
                                        f"same user as the release manager (NOT isolated: {reason})")
 

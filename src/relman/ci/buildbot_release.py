@@ -55,8 +55,12 @@ def worker_builder(worker: str) -> str:
 
 
 def release_master_cfg(workers: Sequence[str], drop_dir: Path, *, title: str = "relman release builds",
-                       builder: str = DEFAULT_BUILDER, scheduler: str = SCHEDULER) -> str:
+                       builder: str = DEFAULT_BUILDER, scheduler: str = SCHEDULER,
+                       ci_builders: Sequence[tuple[str, Sequence[str]]] = ()) -> str:
     """The text of master.cfg for a release build master.
+
+    `ci_builders` (name, tags) are extra builders with the same job factory, tagged like
+    CPython's CI builders (a branch tag, stable, tier-N): what the readiness verdict reads.
 
     Ports come from the environment (BB_WWW_PORT, BB_PB_PORT), as `LocalBuildbot` sets them;
     `workers` log in with `buildbot_local.WORKER_PASSWORD`. The drop dir is fixed here, on the
@@ -161,13 +165,17 @@ def release_master_cfg(workers: Sequence[str], drop_dir: Path, *, title: str = "
         c["builders"] += [util.BuilderConfig(name=f"relman-{name}", workernames=[name], factory=FACTORY,
                                              tags=["relman", name], description=f"worker {name} only")
                           for name in WORKERS]
+        c["builders"] += [util.BuilderConfig(name=name, workernames=WORKERS, factory=FACTORY, tags=list(tags),
+                                             description="CI: the branch's tests")
+                          for name, tags in %(ci)r]
         c["schedulers"] = [schedulers.ForceScheduler(
             name=%(scheduler)r,
             builderNames=[b.name for b in c["builders"]],
             properties=[util.StringParameter(name=n, default="") for n in %(props)r])]
         c["www"] = {"port": f"tcp:{WWW_PORT}:interface=127.0.0.1", "plugins": {}}
         """) % {"workers": names, "drop": str(Path(drop_dir).resolve()), "builder": builder, "title": title,
-                "scheduler": scheduler, "props": list(JOB_PROPERTIES), "password": WORKER_PASSWORD}
+                "scheduler": scheduler, "props": list(JOB_PROPERTIES), "password": WORKER_PASSWORD,
+                "ci": [(str(n), [str(t) for t in tags]) for n, tags in ci_builders]}
 
 
 @dataclass
@@ -197,7 +205,8 @@ class ReleaseBuildbot:
 def start_release_buildbot(work_dir: Path, workers: int | Sequence[str] = 2, *,
                            drop_dir: Path | None = None, start_timeout: float = 60.0,
                            worker_root: Path | None = None, worker_account: Any = None,
-                           worker_venv: Path | None = None) -> Iterator[ReleaseBuildbot]:
+                           worker_venv: Path | None = None,
+                           ci_builders: Sequence[tuple[str, Sequence[str]]] = ()) -> Iterator[ReleaseBuildbot]:
     """Start a release build master with real workers under `work_dir`; stop it all on exit.
 
     `workers` is a count (workers named w1, w2, …) or a list of names. The drop dir defaults to
@@ -210,7 +219,7 @@ def start_release_buildbot(work_dir: Path, workers: int | Sequence[str] = 2, *,
     work_dir = Path(work_dir).resolve()
     drop = Path(drop_dir).resolve() if drop_dir is not None else work_dir / "drop"
     drop.mkdir(parents=True, exist_ok=True)
-    local = LocalBuildbot(work_dir, release_master_cfg(names, drop), workers=names, start_timeout=start_timeout,
+    local = LocalBuildbot(work_dir, release_master_cfg(names, drop, ci_builders=ci_builders), workers=names, start_timeout=start_timeout,
                           worker_root=worker_root, worker_account=worker_account, worker_venv=worker_venv)
     local.start()           # stops whatever it started if it fails
     try:

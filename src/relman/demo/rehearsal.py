@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -108,7 +109,7 @@ def run_demo(root: Path, *, version: str | None = None, fresh: bool = False, exe
                  "signing": demo_signing(root),
                  "announce": {"live": {"enabled": True, "feed": str(root / "live-feed.jsonl")}}}
     policy = ApprovalPolicy(policy=frozenset({"*"}), policy_name=DEMO_POLICY)
-    with build_workers(root, executor) as buildbot, \
+    with build_workers(root, executor, v) as buildbot, \
             demo_publishing(root, v, buildbot.url if buildbot is not None else None, sftp=sftp) as publishing:
         overrides["publish"] = publishing.settings(root)
         if buildbot is not None:
@@ -133,10 +134,44 @@ def run_demo(root: Path, *, version: str | None = None, fresh: bool = False, exe
     return outcome
 
 
+def ci_builders(version: Version) -> list[tuple[str, list[str]]]:
+    """The demo master's CI builders for the release's branch, tagged as CPython's are (branch
+    tag, stable, tier-N): their builds are what the dashboard's verdict for the branch reads."""
+    tag = "3.x" if version.branch == "main" else version.basic_version
+    return [(f"AMD64 Sample {tag}", [tag, "stable", "tier-1"]),
+            (f"ARM64 Sample {tag}", [tag, "stable", "tier-2"])]
+
+
+def start_ci_builds(buildbot: Any, root: Path, version: Version) -> threading.Thread:
+    """Build the release branch on the CI builders once, in the background: a clone of the fork
+    over git:// and the sample's own `make test`, on the workers (real builds, real results)."""
+    from ..ci.executor import BuildJob
+
+    url = buildbot.fork_url(root / "fork.git")
+    names = [name for name, _ in ci_builders(version)]
+    jobs = [BuildJob(id=f"ci-{i}", cwd=Path("."), output_dir=root / "work" / "ci" / f"ci-{i}", worker_output_dir="ci-out",
+                     argv=("sh", "-c", f"rm -rf src && git clone -q --depth 1 --branch {version.branch} {url} src "
+                                       "&& make -C src test"), timeout=600)
+            for i, _ in enumerate(names)]
+    executor = buildbot.executor(builder={job.id: name for job, name in zip(jobs, names)},
+                                 log_dir=root / "work" / "ci-logs")
+
+    def run() -> None:
+        try:
+            executor.run(jobs)
+        except Exception as error:  # noqa: BLE001 - CI for the dashboard must never stop the rehearsal
+            print(f"demo: CI builds did not finish: {error}", file=sys.stderr)
+
+    thread = threading.Thread(target=run, name="demo-ci-builds", daemon=True)
+    thread.start()
+    return thread
+
+
 @contextmanager
-def build_workers(root: Path, executor: str) -> Iterator[Any]:
+def build_workers(root: Path, executor: str, version: Version) -> Iterator[Any]:
     """With `--executor buildbot`, a real Buildbot master and two workers for the rehearsal's build
-    jobs (stopped afterwards, whatever happens); nothing for local processes."""
+    jobs, and CI builders for the release branch whose builds the dashboard judges (stopped
+    afterwards, whatever happens); nothing for local processes."""
     if executor != "buildbot":
         yield None
         return
@@ -146,9 +181,14 @@ def build_workers(root: Path, executor: str) -> Iterator[Any]:
     # the fork over git:// (see ci/buildbot_isolated.py); the RM's folders are private.
     make_rm_private([root, root / "cpython", root / "state", root / "gnupg"])
     with start_isolated_buildbot(root / "buildbot", workers=2, serve=[root / "fork.git"],
-                                 log=lambda line: print(f"demo: {line}", file=sys.stderr)) as buildbot:
+                                 log=lambda line: print(f"demo: {line}", file=sys.stderr),
+                                 ci_builders=ci_builders(version)) as buildbot:
         print(f"demo: build workers: {buildbot.isolation}", file=sys.stderr)
-        yield buildbot
+        ci = start_ci_builds(buildbot, root, version)
+        try:
+            yield buildbot
+        finally:
+            ci.join(timeout=60)   # (a CI build still running is stopped with the master)
 
 
 def buildbot_resources(root: Path, buildbot: Any) -> dict[str, Any]:

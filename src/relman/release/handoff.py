@@ -10,12 +10,13 @@ publish.wait-platforms wait (with a timeout) until every platform's files are th
 from __future__ import annotations
 
 import json
-import smtplib
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ..announce.channels import send_email
+from ..config import EmailChannel
 from ..engine.step import LOCAL, REMOTE, Effect, Step, StepContext
 from ..errors import CheckFailed, StepTimeout, UsageError
 from ..publish.handoff import (
@@ -75,8 +76,8 @@ def send_handoffs(ctx: StepContext) -> dict:
         draft.write_bytes(bytes(message))
         (folder / f"{handoff.platform}.json").write_text(json.dumps(handoff.as_dict(), indent=2) + "\n")
         if s.smtp_host and handoff.platform not in sent:
-            with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=30) as smtp:
-                smtp.send_message(message)
+            # The one SMTP client (announce's channel): refusals and timeouts become clear errors.
+            send_email(message, EmailChannel(smtp_host=s.smtp_host, smtp_port=s.smtp_port))
             sent[handoff.platform] = datetime.now(UTC).isoformat(timespec="seconds")
             sent_file.write_text(json.dumps(sent, indent=2) + "\n")
             ctx.log(f"hand-off sent to {message['To']} ({platform_title(handoff.platform)})")
