@@ -80,6 +80,49 @@ class ExternalServiceError(RelmanError):
     exit_code = 1
 
 
+class Cancelled(StepFailed):
+    """A step's work was stopped: it ran past its time limit, or the run was interrupted."""
+
+
+# What a failed network or git operation says when trying again later may well succeed.
+TRANSIENT_MARKERS = (
+    "connection reset", "connection refused", "connection timed out", "timed out", "timeout",
+    "temporarily unavailable", "temporary failure", "try again", "network is unreachable", "no route to host",
+    "broken pipe", "the remote end hung up", "early eof", "rpc failed", "unexpected disconnect",
+    "could not read from remote repository", "ssl_read", "gnutls recv error", "http 429", "http 5",
+    "502 bad gateway", "503 service unavailable", "504 gateway", "500 internal server error",
+    "server busy", "couldn't connect", "could not resolve host", "operation too slow", "did not finish in",
+)
+# ... and what says trying again cannot help, even when a transient phrase is also present.
+PERMANENT_MARKERS = (
+    "permission denied (publickey", "authentication failed", "repository not found", "does not appear to be a git",
+    "[rejected]", "non-fast-forward", "hook declined", "protected branch", "not found", "http 40", "http 41",
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """One rule for "worth retrying": `TransientError`, timeouts and connection failures,
+    HTTP 429 and 5xx, git's "remote end hung up" and unreachable remotes. A rejected push, a
+    denied key or a missing repository is permanent, however it is worded."""
+    if isinstance(error, TransientError):
+        return True
+    if isinstance(error, (Cancelled, StepTimeout)):
+        return False        # our own deadline: retrying would outlive it
+    if isinstance(error, (TimeoutError, ConnectionError)):
+        return True
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    if isinstance(status, int):
+        return status == 429 or 500 <= status < 600
+    name = type(error).__name__
+    if name in ("ConnectError", "ReadTimeout", "ConnectTimeout", "WriteTimeout", "PoolTimeout", "RemoteProtocolError",
+                "ReadError", "WriteError"):
+        return True         # httpx's transport errors, without importing httpx here
+    text = str(error).lower()
+    if any(marker in text for marker in PERMANENT_MARKERS):
+        return False
+    return any(marker in text for marker in TRANSIENT_MARKERS)
+
+
 class StorageError(RelmanError):
     """The disk refused a write: no space left, over quota, read-only (exit 1; fix and re-run)."""
 

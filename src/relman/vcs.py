@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import procs
 from .errors import RelmanError
 
 
@@ -35,8 +36,8 @@ class Git:
             text: bool = True, timeout: float | None = 600) -> subprocess.CompletedProcess:
         env = {**os.environ, **_QUIET_ENV, **self.env}
         try:
-            proc = subprocess.run(["git", *args], cwd=self.repo, env=env, input=input,
-                                  capture_output=True, text=text, timeout=timeout)
+            # its own process group, killed with the step that runs it (timeout, Ctrl-C)
+            proc = procs.run(["git", *args], cwd=self.repo, env=env, input=input, text=text, timeout=timeout)
         except FileNotFoundError:
             raise GitError("git is not installed", hint="install git and try again") from None
         except subprocess.TimeoutExpired:
@@ -105,3 +106,39 @@ class Git:
             args.append("--allow-empty")
         self.run(*args)
         return self.head()
+
+    # ---- locks left behind ---------------------------------------------------------------
+    def git_dir(self) -> Path:
+        return Path(self.out("rev-parse", "--absolute-git-dir"))
+
+    def lock_files(self) -> list[Path]:
+        """git's lock files in this repository (`index.lock`, `HEAD.lock`, ref locks…)."""
+        root = self.git_dir()
+        found = [p for p in root.glob("*.lock") if p.is_file()]
+        refs = root / "refs"
+        if refs.is_dir():
+            found += [p for p in refs.rglob("*.lock") if p.is_file()]
+        return sorted(found)
+
+    def live_git_processes(self) -> list[tuple[int, str]]:
+        """(pid, command line) of running git processes working in this repository: their cwd
+        is inside it, or they hold one of its files open. Linux /proc; empty elsewhere."""
+        roots = {str(self.repo.resolve()), str(self.git_dir().resolve())}
+        found = []
+        for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                if not (entry / "comm").read_text().strip().startswith("git"):
+                    continue
+                places = [os.readlink(entry / "cwd")]
+                try:
+                    places += [os.readlink(fd) for fd in (entry / "fd").iterdir()]
+                except OSError:
+                    pass
+                if any(p == r or p.startswith(r + os.sep) for p in places for r in roots):
+                    cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                    found.append((int(entry.name), cmdline.strip()))
+            except OSError:
+                continue   # it ended while we looked
+        return found

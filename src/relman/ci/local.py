@@ -4,19 +4,27 @@ Jobs start as soon as their dependencies succeeded (at most `max_parallel` at on
 with its own log file (`<log_dir>/<job id>.log`, stdout and stderr together), its own process
 group (a timeout kills the job and anything it started), and its declared outputs checked
 afterwards. A job whose dependency failed is not run and says why. `run` never raises for a
-failed job: every job gets a `JobResult`.
+failed job: every job gets a `JobResult` — except when the step running them is stopped
+(timeout, Ctrl-C): then every job's whole process group is stopped and `Cancelled` raised.
+
+Each running job is recorded (`<log_dir>/jobs/<job id>.json`: its process group id and
+command) until it ended, so a run resumed after relman itself was killed first stops the jobs
+that outlived it (`recover_interrupted`) instead of building into the same folders beside them.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import signal
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+from .. import procs
+from ..errors import Cancelled
 from .executor import BuildJob, EventCallback, JobResult, check_jobs, collect_outputs, safe_emitter
 
 TAIL_LINES = 30
@@ -37,6 +45,42 @@ class LocalExecutor:
         self.log_dir = Path(log_dir) if log_dir else None
         self.poll = poll
 
+    def _record_dir(self, job: BuildJob) -> Path:
+        return (self.log_dir or job.output_dir) / "jobs"
+
+    def _record(self, job: BuildJob, pgid: int) -> None:
+        folder = self._record_dir(job)
+        folder.mkdir(parents=True, exist_ok=True)
+        data = {"job": job.id, "pgid": pgid, "argv": list(job.argv), "output_dir": str(job.output_dir),
+                "started": time.time()}
+        temp = folder / f"{job.id}.json.tmp"
+        temp.write_text(json.dumps(data))
+        os.replace(temp, folder / f"{job.id}.json")
+
+    def _forget(self, job: BuildJob, pgid: int) -> None:
+        procs.unregister(pgid)
+        (self._record_dir(job) / f"{job.id}.json").unlink(missing_ok=True)
+
+    def recover_interrupted(self, note: Callable[[str, Mapping[str, Any]], None]) -> None:
+        """Stop build jobs a killed relman left running (their whole process group), before a
+        resumed run reuses their folders. Called by the engine before any step runs."""
+        folder = self.log_dir / "jobs" if self.log_dir else None
+        if folder is None or not folder.is_dir():
+            return
+        for record in sorted(folder.glob("*.json")):
+            try:
+                data = json.loads(record.read_text())
+                pgid = int(data["pgid"])
+            except (OSError, ValueError, KeyError, TypeError):
+                record.unlink(missing_ok=True)
+                continue
+            if procs.group_alive(pgid):
+                procs.stop_group(pgid)
+                note("build-job-stopped", {"message": f"stopped build job {data.get('job')} (process group {pgid}) "
+                                                      "left running by an interrupted run", "job": data.get("job"),
+                                           "pgid": pgid, "stopped": not procs.group_alive(pgid)})
+            record.unlink(missing_ok=True)
+
     def _log_path(self, job: BuildJob) -> Path:
         folder = self.log_dir or job.output_dir
         folder.mkdir(parents=True, exist_ok=True)
@@ -56,7 +100,15 @@ class LocalExecutor:
                 results[job.id] = result
             emit(job.id, "finished", "ok" if result.ok else (result.error or "failed").splitlines()[0])
 
+        cancel = procs.current_cancel()
         while len(results) < len(by_id):
+            if cancel is not None and cancel.is_set():
+                for job_id, (proc, _, _, handle) in list(running.items()):
+                    self._kill(proc)
+                    proc.wait()
+                    handle.close()  # type: ignore[attr-defined]
+                    self._forget(by_id[job_id], proc.pid)
+                raise Cancelled(f"build job(s) {', '.join(running) or 'none'} stopped: the step was stopped")
             progressed = False
             # dependency failures propagate
             for job in by_id.values():
@@ -90,6 +142,7 @@ class LocalExecutor:
                     self._kill(proc)
                     code = proc.wait()
                     handle.close()  # type: ignore[attr-defined]
+                    self._forget(job, proc.pid)
                     del running[job_id]
                     finish(job, JobResult(job_id, False, code, log_path, [], elapsed,
                                           error=f"timed out after {job.timeout:.0f} s\n{_tail(log_path)}",
@@ -97,6 +150,9 @@ class LocalExecutor:
                     progressed = True
                 elif code is not None:
                     handle.close()  # type: ignore[attr-defined]
+                    if procs.group_alive(proc.pid):
+                        procs.stop_group(proc.pid)   # what the job left running in its group goes too
+                    self._forget(job, proc.pid)
                     del running[job_id]
                     finish(job, self._result(job, proc, code, log_path, elapsed))
                     progressed = True
@@ -125,19 +181,15 @@ class LocalExecutor:
             handle.close()
             return JobResult(job.id, False, None, log_path, [], 0.0, error=f"cannot start {job.argv[0]}: {exc}",
                              where="local")
+        procs.register(proc.pid, f"build job {job.id}")
+        self._record(job, proc.pid)
         emit(job.id, "started", f"local pid {proc.pid}: {' '.join(job.argv)}")
         return proc, time.monotonic(), log_path, handle
 
     @staticmethod
     def _kill(proc: subprocess.Popen) -> None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        """The whole process group: SIGTERM, then SIGKILL for what is left after 5 s."""
+        procs.stop_group(proc.pid, grace_s=5.0)
 
     @staticmethod
     def _result(job: BuildJob, proc: subprocess.Popen, code: int, log_path: Path, elapsed: float) -> JobResult:

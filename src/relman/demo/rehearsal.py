@@ -23,7 +23,7 @@ from ..errors import UsageError
 from ..release.session import ReleaseSession
 from ..version import Version
 from .sample import create_sample_project
-from .signing import demo_signing
+from .signing import demo_signing, stop_demo_agent
 from .standins import demo_publishing
 
 DEFAULT_VERSION = "3.14.0rc1"
@@ -120,7 +120,10 @@ def run_demo(root: Path, *, version: str | None = None, fresh: bool = False, exe
         if buildbot is not None:   # endpoints that change on every start: resources, not settings
             session.resources["executor"] = buildbot.executor(log_dir=root / "work" / "logs")
             session.resources.update(buildbot_resources(root, buildbot))
-        result = session.run(approvals=policy, observer=observer, as_json=as_json)
+        try:
+            result = session.run(approvals=policy, observer=observer, as_json=as_json)
+        finally:
+            stop_demo_agent(root)  # the gpg-agent the demo's keyring started does not outlive it
         already = result.wall_s == 0.0 and result.status == "done"
         report = root / "report.md"
         write_report(session, result.run_id, report)

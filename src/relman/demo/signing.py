@@ -32,3 +32,13 @@ def demo_signing(root: Path) -> dict[str, object]:
         fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
         fingerprint_file.write_text(fingerprint + "\n")
     return {"gpg_key": fingerprint_file.read_text().strip(), "gnupghome": str(home)}
+
+
+def stop_demo_agent(root: Path) -> None:
+    """Stop the gpg-agent the rehearsal's keyring started (gpg starts one on first use), so no
+    process the demo started outlives it."""
+    gpgconf, home = shutil.which("gpgconf"), root / "gnupg"
+    if gpgconf is None or not home.is_dir():
+        return
+    subprocess.run([gpgconf, "--homedir", str(home), "--kill", "gpg-agent"], check=False, capture_output=True,
+                   env={**os.environ, "GNUPGHOME": str(home)}, timeout=30)

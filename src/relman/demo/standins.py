@@ -32,6 +32,8 @@ STANDIN_DELAY_S = 1.5
 def _free_port(preferred: int | None) -> int:
     for port in ([preferred] if preferred else []) + [0]:
         with socket.socket() as sock:
+            if port:  # as the servers do: the port a killed rehearsal left in TIME_WAIT is free again
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:

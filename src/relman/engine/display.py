@@ -35,7 +35,7 @@ class PlainDisplay(Observer):
 
     def __init__(self, stream: IO[str] | None = None):
         self.stream = stream or sys.stdout
-        self.started: dict[str, float] = {}
+        self.clock = StepClock()
         self.lock = threading.Lock()
 
     def _say(self, text: str) -> None:
@@ -52,16 +52,22 @@ class PlainDisplay(Observer):
                   + (", " + ", ".join(counts) if counts else ""))
 
     def step_status(self, step_id, status, info=""):
+        self.clock.status(step_id, status)
         if status == RUNNING:
-            self.started.setdefault(step_id, time.monotonic())
             if info:
                 self._say(f"{ICONS[RUNNING]} {step_id}: {info}")
             return
         took = ""
-        if step_id in self.started and status in (DONE, FAILED):
-            took = f" ({time.monotonic() - self.started[step_id]:.2f} s)"
+        if status in (DONE, FAILED) and self.clock.ran(step_id) is not None:
+            took = f" ({self.clock.describe(step_id)})"
         suffix = f" — {info}" if info else ""
         self._say(f"{ICONS.get(status, '?')} {step_id}{took}{suffix}")
+
+    def waiting(self, step_id, seconds):
+        self.clock.waited(step_id, seconds)
+
+    def notice(self, message):
+        self._say(message)
 
     def log(self, step_id, message):
         self._say(f"   {step_id}: {message}")
@@ -78,8 +84,8 @@ class LiveDisplay(Observer):
         self.plan: Plan | None = None
         self.status: dict[str, str] = {}
         self.info: dict[str, str] = {}
-        self.started: dict[str, float] = {}
-        self.took: dict[str, float] = {}
+        self.clock = StepClock()
+        self.notices: list[str] = []
         self.bars: dict[str, tuple[float, float | None, str]] = {}
         self.live: Live | None = None
         self.run_id = 0
@@ -96,12 +102,7 @@ class LiveDisplay(Observer):
                 phase = step.phase
                 table.add_row("", Text(phase, style="bold underline"), "")
             st = self.status.get(sid, PENDING)
-            if st == RUNNING:
-                timing = f"{now - self.started.get(sid, now):.1f} s"
-            elif sid in self.took:
-                timing = f"{self.took[sid]:.2f} s"
-            else:
-                timing = ""
+            timing = self.clock.describe(sid, now) if self.clock.ran(sid, now) is not None else ""
             label = Text(f"{sid}  ", style="bold" if st == RUNNING else "")
             label.append(step.description, style="dim")
             if self.info.get(sid) and st in (RUNNING, PAUSED, FAILED):
@@ -113,9 +114,12 @@ class LiveDisplay(Observer):
                     table.add_row("", Group(Text(f"{text}: {done:.0f}/{total:.0f}", style="cyan"),
                                             ProgressBar(total=total, completed=done, width=40)), "")
         counts = {k: sum(1 for v in self.status.values() if v == k) for k in ICONS}
-        head = Text(f"relman run {self.run_id}: {counts[DONE]}/{len(self.status) - counts[SKIPPED]} done"
+        version = self.plan.params.get("version") if self.plan is not None else None
+        name = f"relman run {self.run_id}" + (f" — {version}" if version else "")
+        head = Text(f"{name}: {counts[DONE]}/{len(self.status) - counts[SKIPPED]} done"
                     + (f", {counts[SKIPPED]} skipped" if counts[SKIPPED] else ""), style="bold")
-        return Group(head, table)
+        notes = [Text(n, style="yellow") for n in self.notices[-3:]]
+        return Group(head, *notes, table)
 
     def run_started(self, run_id, plan, statuses, resumed):
         self.plan, self.run_id = plan, run_id
@@ -125,12 +129,17 @@ class LiveDisplay(Observer):
         self.live.start()
 
     def step_status(self, step_id, status, info=""):
-        if status == RUNNING:
-            self.started.setdefault(step_id, time.monotonic())
-        elif step_id in self.started:
-            self.took[step_id] = time.monotonic() - self.started[step_id]
+        self.clock.status(step_id, status)
         self.status[step_id] = status
         self.info[step_id] = info
+
+    def waiting(self, step_id, seconds):
+        self.clock.waited(step_id, seconds)
+
+    def notice(self, message):
+        self.notices.append(message)
+        if self.live is None:
+            self.console.print(message, style="yellow")
 
     def log(self, step_id, message):
         self.info[step_id] = message.splitlines()[-1] if message else ""
@@ -153,6 +162,39 @@ class LiveDisplay(Observer):
         self.console.print(summary_line(result))
 
 
+class StepClock:
+    """How long each step really ran (time spent waiting at a gate is not counted, it is
+    shown apart): a step's clock runs only while it is RUNNING."""
+
+    def __init__(self) -> None:
+        self.since: dict[str, float] = {}
+        self.total: dict[str, float] = {}
+        self.wait: dict[str, float] = {}
+
+    def status(self, step_id: str, status: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if status == RUNNING:
+            self.since.setdefault(step_id, now)
+        elif step_id in self.since:
+            self.total[step_id] = self.total.get(step_id, 0.0) + now - self.since.pop(step_id)
+
+    def waited(self, step_id: str, seconds: float) -> None:
+        self.wait[step_id] = self.wait.get(step_id, 0.0) + seconds
+
+    def ran(self, step_id: str, now: float | None = None) -> float | None:
+        now = time.monotonic() if now is None else now
+        if step_id not in self.since and step_id not in self.total:
+            return None
+        return self.total.get(step_id, 0.0) + (now - self.since[step_id] if step_id in self.since else 0.0)
+
+    def describe(self, step_id: str, now: float | None = None) -> str:
+        ran = self.ran(step_id, now) or 0.0
+        text = f"{ran:.2f} s"
+        if self.wait.get(step_id):
+            text += f", waited {self.wait[step_id]:.1f} s for approval"
+        return text
+
+
 def grouped_by_phase(plan: Plan | None) -> list[tuple[str, Step]]:
     """The plan's steps, phases in order of first appearance, steps in plan order within each."""
     if plan is None:
@@ -170,8 +212,8 @@ def ask_gate(gate: Gate, step: Step, detail: str, console: Console) -> bool | No
     for effect in step.effects:
         style = "bold red" if effect.kind == "irreversible" else ""
         console.print(f"   effect ({effect.kind}): {escape(effect.what)}", style=style)
-    if detail:
-        console.print(f"   {escape(detail)}")
+    for line in detail.splitlines():
+        console.print(f"   {escape(line)}")
     while True:
         try:
             answer = console.input(escape(f"   {gate.question} [y/yes/n/no] ")).strip().lower()

@@ -12,6 +12,9 @@ from __future__ import annotations
 import getpass
 import os
 import queue
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,12 +25,14 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from ..errors import LockHeld, StepTimeout, UsageError
+from .. import procs
+from ..errors import Cancelled, LockHeld, StepTimeout, UsageError
 from .journal import DONE, FAILED, FINISHED_STATES, PAUSED, PENDING, RUNNING, SKIPPED, Journal, StepRow
 from .plan import Plan, diff_values, fingerprint
 from .step import Gate, GateRequired, Retry, Step, StepContext, failure_text
 
-APPROVED, DECLINED, WAITING = "approved", "declined", "waiting"
+APPROVED, DECLINED, WAITING, ASKING = "approved", "declined", "waiting", "asking"
+STOPPING_MESSAGE = "stopping… (Ctrl-C again to force)"
 
 
 def current_user() -> str:
@@ -106,6 +111,8 @@ class Observer:
     def log(self, step_id: str, message: str) -> None: ...
     def progress(self, step_id: str, done: float, total: float | None, label: str) -> None: ...
     def prompt(self, gate: Gate, step: Step, detail: str) -> bool | None: return None
+    def waiting(self, step_id: str, seconds: float) -> None: ...   # time spent waiting for an answer
+    def notice(self, message: str) -> None: ...                   # a run-wide message (stopping, recovery)
     def run_finished(self, result: RunResult) -> None: ...
 
 
@@ -197,6 +204,15 @@ class Runner:
         for sid, st in status.items():
             if st in (RUNNING, FAILED, PAUSED):
                 status[sid] = PENDING
+        # Read-only checks marked `recheck` run again on every invocation: a resume never
+        # proceeds on a tree they would refuse. Nothing else starts until they passed.
+        # (A check that passed once and failed when run again stays a recheck until it passes.)
+        rechecks = {sid for sid, st in status.items() if resumed and plan.steps[sid].recheck and (
+            st == DONE or any(a["outcome"] in ("done", "already-done") for a in journal.attempts(run_id, sid)))}
+        for sid in sorted(rechecks):
+            if status[sid] == DONE:
+                journal.event(run_id, sid, "recheck", {"note": "read-only check run again on this invocation"})
+            status[sid] = PENDING
         newly_skipped = [sid for sid in plan.skipped if status[sid] == PENDING]
         journal.mark_skipped(run_id, newly_skipped)
         for sid in newly_skipped:
@@ -206,28 +222,79 @@ class Runner:
         approved = {g for g, a in journal.approvals(run_id).items() if a["decision"] == APPROVED}
         forced = {sid for sid in plan.steps if rows[sid].forced}   # redone: act without probing first
         self.observer.run_started(run_id, plan, dict(status), resumed)
+        self._recover(run_id)
 
         events: queue.Queue = queue.Queue()
         running: dict[str, tuple[Future, StepContext]] = {}
+        stopping: dict[str, str] = {}               # step → why its work is being stopped
+        asking: dict[str, tuple[Gate, str, float]] = {}   # step → the question a person is answering
         paused: list[tuple[str, str]] = []
         failed: list[str] = []
+        interrupt = {"count": 0}
         pool = ThreadPoolExecutor(max_workers=self.max_parallel, thread_name_prefix="relman-step")
+        questions: queue.Queue = queue.Queue()
+        asker: threading.Thread | None = None
+
+        def context(sid: str, attempt: int = 0) -> StepContext:
+            step = plan.steps[sid]
+            return StepContext(step=step, params=plan.params,
+                               dep_outputs={d: outputs.get(d, {}) for d in plan.ancestors[sid]},
+                               resources=self.resources, approved_gates=frozenset(approved), _events=events,
+                               deadline=time.monotonic() + step.timeout_s if step.timeout_s else None,
+                               attempt=attempt, resumed=sid in interrupted, rechecking=sid in rechecks)
 
         def submit(sid: str) -> None:
-            step = plan.steps[sid]
             inputs = _jsonish(plan.inputs_of(sid))
             attempt = journal.start_attempt(run_id, sid, fingerprint(inputs), inputs)
-            ctx = StepContext(step=step, params=plan.params,
-                              dep_outputs={d: outputs.get(d, {}) for d in plan.ancestors[sid]},
-                              resources=self.resources, approved_gates=frozenset(approved), _events=events,
-                              deadline=time.monotonic() + step.timeout_s if step.timeout_s else None,
-                              attempt=attempt, resumed=sid in interrupted)
+            ctx = context(sid, attempt)
             status[sid] = RUNNING
-            self.observer.step_status(sid, RUNNING, "probing" if sid in interrupted else "")
-            future = pool.submit(_work, step, ctx, sid not in forced)
+            self.observer.step_status(sid, RUNNING, "probing" if sid in interrupted else
+                                      "checking again" if sid in rechecks else "")
+            future = pool.submit(_work, step_of(sid), ctx, sid not in forced)
             forced.discard(sid)
-            future.add_done_callback(lambda f, sid=sid: events.put(("finished", sid, f)))  # type: ignore[misc]
+
+            def done(f: Future, sid: str = sid) -> None:
+                events.put(("finished", sid, f))
+
+            future.add_done_callback(done)
             running[sid] = (future, ctx)
+
+        def step_of(sid: str) -> Step:
+            return plan.steps[sid]
+
+        def ask_questions() -> None:
+            """The prompt thread: one question at a time, answers go back to the scheduler."""
+            while True:
+                item = questions.get()
+                if item is None:
+                    return
+                sid, gate, detail = item
+                try:
+                    answer = self.observer.prompt(gate, plan.steps[sid], detail)
+                except BaseException as error:  # a broken terminal: the gate stays unanswered
+                    answer = None
+                    events.put(("log", sid, f"could not ask: {failure_text(error)}"))
+                events.put(("answer", sid, (gate, detail, answer)))
+
+        def ask(sid: str, gate: Gate, detail: str) -> None:
+            nonlocal asker
+            if asker is None:
+                asker = threading.Thread(target=ask_questions, name="relman-gate", daemon=True)
+                asker.start()
+            asking[sid] = (gate, detail, time.monotonic())
+            journal.event(run_id, sid, "gate-asked", {"gate": gate.id, "question": gate.question, "detail": detail})
+            self.observer.step_status(sid, PAUSED, f"waiting for your answer: {gate.question}")
+            questions.put((sid, gate, detail))
+
+        def describe_gate(sid: str, detail: str) -> str:
+            step = plan.steps[sid]
+            if step.gate_detail is None:
+                return detail
+            try:
+                shown = step.gate_detail(context(sid))
+            except Exception as error:  # the question is still asked, with what could not be shown
+                shown = f"(could not describe what this approves: {failure_text(error)})"
+            return "\n".join(part for part in (shown, detail) if part)
 
         def gate_decision(gate: Gate, sid: str, detail: str = "") -> str:
             if gate.id in approved:
@@ -239,14 +306,9 @@ class Runner:
                 how = "flag:--approve"
             elif gate.id in self.approvals.policy or "*" in self.approvals.policy:
                 how, who = "policy", self.approvals.policy_name
-            elif self.approvals.interactive:
-                answer = self.observer.prompt(gate, plan.steps[sid], detail)
-                if answer is not None:
-                    decision = APPROVED if answer else DECLINED
-                    journal.record_approval(run_id, gate.id, sid, decision, who, "interactive", detail or None)
-                    if answer:
-                        approved.add(gate.id)
-                    return decision
+            elif self.approvals.interactive and not failed and not interrupt["count"]:
+                ask(sid, gate, describe_gate(sid, detail))   # answered without blocking the run
+                return ASKING
             if how is None:
                 journal.event(run_id, sid, "gate-waiting", {"gate": gate.id, "question": gate.question,
                                                             "detail": detail})
@@ -255,6 +317,30 @@ class Runner:
             approved.add(gate.id)
             return APPROVED
 
+        def answered(sid: str, gate: Gate, detail: str, answer: bool | None) -> None:
+            _, _, since = asking.pop(sid)
+            waited = time.monotonic() - since
+            self.observer.waiting(sid, waited)
+            if answer is None or failed or interrupt["count"]:
+                # no answer, or the run failed while the question waited: nothing is approved
+                journal.event(run_id, sid, "gate-unanswered", {"gate": gate.id, "waited_s": round(waited, 3),
+                                                               "run_failed": bool(failed)})
+                pause(sid, gate, WAITING)
+                return
+            decision = APPROVED if answer else DECLINED
+            journal.record_approval(run_id, gate.id, sid, decision, self.approvals.who, "interactive", detail or None)
+            journal.event(run_id, sid, "gate-answered", {"gate": gate.id, "decision": decision,
+                                                         "waited_s": round(waited, 3)})
+            if not answer:
+                pause(sid, gate, DECLINED)
+                return
+            approved.add(gate.id)
+            status[sid] = PENDING
+            self.observer.step_status(sid, PENDING, "approved")
+            declared = plan.steps[sid].gate
+            if declared is None or declared.id != gate.id:
+                submit(sid)   # a gate the action asked for: run it again, now approved
+
         def pause(sid: str, gate: Gate, decision: str) -> None:
             status[sid] = PAUSED
             journal.set_step_status(run_id, sid, PAUSED)
@@ -262,11 +348,27 @@ class Runner:
             self.observer.step_status(sid, PAUSED, f"gate {gate.id}: {gate.question}"
                                       + (" (declined)" if decision == DECLINED else ""))
 
+        def fail(sid: str, text: str, outcome: str = "failed") -> None:
+            status[sid] = FAILED
+            failed.append(sid)
+            journal.end_attempt(run_id, sid, outcome, step_status=FAILED, error=text)
+            self.observer.step_status(sid, FAILED, text)
+
         def finish(sid: str, future: Future) -> None:
             running.pop(sid, None)
-            if status[sid] != RUNNING:      # timed out earlier; its late result is ignored
-                return
             kind, value, how = future.result()
+            why = stopping.pop(sid, None)
+            if why == "interrupt":
+                journal.end_attempt(run_id, sid, "interrupted", step_status=PENDING,
+                                    detail={"note": "stopped by Ctrl-C; it will be probed on the next run"})
+                status[sid] = PENDING
+                self.observer.step_status(sid, PENDING, "stopped")
+                return
+            if why is not None:       # it ran past its time limit and has now really stopped
+                late = (" It finished after its deadline, so its effects may have landed: the next run "
+                        "probes it before doing anything again.") if kind == "done" else ""
+                fail(sid, self.redact(why + late), "timeout")
+                return
             if kind == "done":
                 outputs[sid] = value
                 status[sid] = DONE
@@ -283,14 +385,10 @@ class Runner:
                 decision = gate_decision(gate_error.gate, sid, gate_error.detail)
                 if decision == APPROVED:
                     submit(sid)
-                else:
+                elif decision != ASKING:
                     pause(sid, gate_error.gate, decision)
             else:
-                text = self.redact(failure_text(value))
-                status[sid] = FAILED
-                failed.append(sid)
-                journal.end_attempt(run_id, sid, "failed", step_status=FAILED, error=text)
-                self.observer.step_status(sid, FAILED, text)
+                fail(sid, self.redact(failure_text(value)))
 
         # ---- gate decisions journaled by someone else while this run goes on (the web app) ----
         looked_at = [0.0]
@@ -327,38 +425,67 @@ class Runner:
                 return False
             return time.monotonic() - waiting_since[0] < self.approvals.wait_s
 
+
+        def on_sigint(signum, frame) -> None:
+            interrupt["count"] += 1
+            if interrupt["count"] == 1:
+                print(STOPPING_MESSAGE, file=sys.stderr, flush=True)
+                events.put(("interrupt", "", None))
+                return
+            print("forcing: killing every job relman started", file=sys.stderr, flush=True)
+            procs.stop_all(force=True)
+            raise KeyboardInterrupt
+
+        previous_handler = None
+        if threading.current_thread() is threading.main_thread():
+            previous_handler = signal.signal(signal.SIGINT, on_sigint)
         try:
             while True:
                 journaled_decisions()
                 blocked = {s for s, st in status.items() if st in (FAILED, PAUSED)}
+                checking = {s for s in rechecks if status[s] in (PENDING, RUNNING)}
                 for sid, step in plan.steps.items():
-                    if len(running) >= self.max_parallel:
+                    if interrupt["count"] or len(running) >= self.max_parallel:
                         break
-                    if status[sid] != PENDING or any(status[d] not in FINISHED_STATES for d in step.deps):
+                    if status[sid] != PENDING or sid in asking or (checking and sid not in checking):
                         continue
-                    if _depends_on(plan, sid, blocked):
+                    if any(status[d] not in FINISHED_STATES for d in step.deps) or _depends_on(plan, sid, blocked):
                         continue
                     if step.gate is not None:
                         decision = gate_decision(step.gate, sid)
+                        if decision == ASKING:
+                            continue
                         if decision != APPROVED:
                             pause(sid, step.gate, decision)
                             continue
                     submit(sid)
-                if not running:
-                    if not keep_waiting():
+                if not running and (not asking or failed or interrupt["count"]):
+                    if interrupt["count"] or not keep_waiting():
                         break
                     time.sleep(0.5)
                     journaled_decisions(force=True)
                     continue
                 waiting_since.clear()
                 try:
-                    message = events.get(timeout=_next_timeout(running))
+                    message = events.get(timeout=_next_timeout(running, stopping))
                 except queue.Empty:
                     message = None
                 while message is not None:
                     kind, sid, payload = message
                     if kind == "finished":
                         finish(sid, payload)
+                    elif kind == "answer":
+                        answered(sid, *payload)
+                    elif kind == "interrupt":
+                        interrupt["journaled"] = 1
+                        journal.event(run_id, None, "interrupted",
+                                      {"by": "ctrl-c", "who": self.approvals.who, "running": sorted(running)})
+                        self.observer.notice(STOPPING_MESSAGE)
+                        for rsid, (_, ctx) in running.items():
+                            stopping[rsid] = "interrupt"
+                            ctx.cancel_event.set()
+                            self.observer.step_status(rsid, RUNNING, "stopping")
+                        procs.stop_all()   # whole process groups: nothing relman started outlives it
                     elif kind == "log":
                         text = self.redact(payload)
                         journal.event(run_id, sid, "log", {"message": text})
@@ -377,24 +504,38 @@ class Runner:
                     except queue.Empty:
                         message = None
                 now = time.monotonic()
-                for sid, (future, ctx) in list(running.items()):
-                    if ctx.deadline is not None and now > ctx.deadline and status[sid] == RUNNING:
+                for sid, (_, ctx) in list(running.items()):
+                    if ctx.deadline is not None and now > ctx.deadline and sid not in stopping:
+                        # Stop its work (commands killed, waits cancelled) and mark it failed only
+                        # once it has really stopped: nothing it does lands after the run moved on.
+                        stopping[sid] = str(StepTimeout(
+                            f"step {sid} ran past its time limit of {plan.steps[sid].timeout_s:g} s and was stopped",
+                            hint="run again to retry it, or raise the timeout in the configuration"))
                         ctx.cancel_event.set()
-                        running.pop(sid)
-                        error = StepTimeout(f"step {sid} ran past its time limit of {plan.steps[sid].timeout_s:g} s",
-                                            hint="run again to retry it, or raise the timeout in the configuration")
-                        status[sid] = FAILED
-                        failed.append(sid)
-                        journal.end_attempt(run_id, sid, "timeout", step_status=FAILED, error=str(error))
-                        self.observer.step_status(sid, FAILED, str(error))
+                        journal.event(run_id, sid, "timeout", {"limit_s": plan.steps[sid].timeout_s})
+                        self.observer.step_status(sid, RUNNING, "ran past its time limit: stopping")
+            if interrupt["count"]:
+                raise KeyboardInterrupt
         except BaseException:
+            if interrupt["count"] and not interrupt.get("journaled"):
+                journal.event(run_id, None, "interrupted", {"by": "ctrl-c", "forced": interrupt["count"] > 1,
+                                                            "who": self.approvals.who, "running": sorted(running)})
             for sid, (_, ctx) in running.items():
                 ctx.cancel_event.set()
                 journal.end_attempt(run_id, sid, "interrupted", step_status=PENDING)
+            procs.stop_all(force=interrupt["count"] > 1)
             journal.set_run_status(run_id, "interrupted")
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+        finally:
+            if previous_handler is not None:
+                signal.signal(signal.SIGINT, previous_handler)
+            questions.put(None)
         pool.shutdown(wait=False)
+        for sid, (gate, _, since) in list(asking.items()):   # withdrawn: the run failed meanwhile
+            self.observer.waiting(sid, time.monotonic() - since)
+            journal.event(run_id, sid, "gate-withdrawn", {"gate": gate.id, "reason": "the run failed"})
+            pause(sid, gate, WAITING)
 
         if failed:
             final = "failed"
@@ -409,29 +550,56 @@ class Runner:
         self.observer.run_finished(result)
         return result
 
+    def _recover(self, run_id: int) -> None:
+        """Before any step runs, resources that hold outside state (git locks, build jobs left
+        by a killed process) put it right; every repair is journaled."""
+        def note(kind: str, data: Mapping[str, Any]) -> None:
+            self.journal.event(run_id, None, kind, data)
+            message = str(data.get("message") or kind)
+            self.observer.notice(self.redact(message))
+
+        for resource in list(self.resources.values()):
+            recover = getattr(resource, "recover_interrupted", None)
+            if callable(recover):
+                recover(note)
+
 
 def _work(step: Step, ctx: StepContext, probe: bool = True) -> tuple[str, Any, str]:
-    """Runs in a worker thread: probe, then act, with retries. Never raises."""
+    """Runs in a worker thread: probe (unless `probe` is False: a forced re-run), then act,
+    with retries. Never raises.
+
+    Everything runs inside the step's cancel scope: commands it starts (git included) are
+    killed when it is stopped. Before each retry of a step with effects, the probe runs again,
+    so an effect that landed although its command failed is not done twice."""
     try:
-        if probe and step.probe is not None:
-            found = step.probe(ctx)
-            if found is not None:
-                return "done", _jsonish(found), "probed"
-        policy = step.retry or Retry(attempts=1)
-        number = 1
-        while True:
-            try:
-                return "done", _jsonish(step.action(ctx) or {}), "ran"
-            except policy.on as error:
-                if number >= policy.attempts:
+        with procs.cancel_scope(ctx.cancel_event):
+            if probe and step.probe is not None and not ctx.rechecking:
+                found = step.probe(ctx)
+                if found is not None:
+                    return "done", _jsonish(found), "probed"
+            policy = step.retry or Retry(attempts=1)
+            number = 1
+            while True:
+                try:
+                    return "done", _jsonish(step.action(ctx) or {}), "ran"
+                except GateRequired:
                     raise
-                delay = policy.delay(number)
-                ctx._events.put(("retry", step.id, (number, failure_text(error), delay)))
-                ctx.sleep(delay)
-                number += 1
+                except Exception as error:
+                    if ctx.cancelled or number >= policy.attempts or not policy.retries(error):
+                        raise
+                    delay = policy.delay(number)
+                    ctx._events.put(("retry", step.id, (number, failure_text(error), delay)))
+                    ctx.sleep(delay)
+                    number += 1
+                    if step.probe is not None and step.effects:
+                        found = step.probe(ctx)
+                        if found is not None:
+                            return "done", _jsonish(found), "probed"
     except GateRequired as gate:
         return "gate", gate, ""
     except BaseException as error:  # reported, journaled and shown; the run stays resumable
+        if ctx.cancelled and not isinstance(error, Cancelled):
+            error = Cancelled(f"step {step.id} was stopped: {failure_text(error)}")
         return "failed", error, ""
 
 
@@ -451,8 +619,8 @@ def _depends_on(plan: Plan, sid: str, blocked: set[str]) -> bool:
     return bool(blocked) and not blocked.isdisjoint(plan.ancestors[sid])
 
 
-def _next_timeout(running: Mapping[str, tuple[Future, StepContext]]) -> float:
-    deadlines = [ctx.deadline for _, ctx in running.values() if ctx.deadline is not None]
+def _next_timeout(running: Mapping[str, tuple[Future, StepContext]], stopping: Mapping[str, str]) -> float:
+    deadlines = [ctx.deadline for sid, (_, ctx) in running.items() if ctx.deadline is not None and sid not in stopping]
     if not deadlines:
         return 1.0
     return max(0.01, min(1.0, min(deadlines) - time.monotonic()))

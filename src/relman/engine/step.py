@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import queue
-import signal
 import subprocess
 import threading
 import time
@@ -17,7 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import RelmanError, StepFailed, StepTimeout, TransientError
+from .. import procs
+from ..errors import Cancelled, RelmanError, StepFailed, StepTimeout, TransientError, is_transient
 
 LOCAL, REMOTE, IRREVERSIBLE = "local", "remote", "irreversible"
 EFFECT_KINDS = (LOCAL, REMOTE, IRREVERSIBLE)
@@ -55,6 +55,11 @@ class Retry:
     def delay(self, attempt: int) -> float:
         return min(self.backoff_s * self.factor ** (attempt - 1), self.max_backoff_s)
 
+    def retries(self, error: BaseException) -> bool:
+        """Worth another attempt: one of `on`, or a transient failure by the one shared rule
+        (`errors.is_transient`: timeouts, resets, 5xx, a remote that hung up)."""
+        return isinstance(error, self.on) or is_transient(error)
+
 
 Outputs = dict[str, Any]
 Action = Callable[["StepContext"], Outputs | None]
@@ -78,6 +83,8 @@ class Step:
     inputs: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None  # extra fingerprinted inputs
     timeout_s: float | None = None
     retry: Retry | None = None
+    recheck: bool = False             # read-only check run again on every invocation, even when done
+    gate_detail: Callable[[StepContext], str] | None = None  # what the gate approves, shown with the question
     on_drift: str = "rerun"           # inputs changed and accepted: "rerun" the step, or "keep" its result
 
     def __post_init__(self) -> None:
@@ -109,10 +116,6 @@ class GateRequired(Exception):
         self.detail = detail
 
 
-class Cancelled(StepFailed):
-    pass
-
-
 @dataclass
 class StepContext:
     """What a running step sees: run parameters, its dependencies' outputs, shared resources,
@@ -128,6 +131,7 @@ class StepContext:
     deadline: float | None = None
     attempt: int = 1
     resumed: bool = False
+    rechecking: bool = False          # a done `recheck` step run again on a later invocation
 
     # ---- reporting -----------------------------------------------------------------------
     def log(self, message: str) -> None:
@@ -183,27 +187,20 @@ class StepContext:
     def run(self, argv: Sequence[str], *, cwd: str | os.PathLike | None = None,
             env: Mapping[str, str] | None = None, timeout: float | None = None,
             check: bool = True, tail_lines: int = 30) -> subprocess.CompletedProcess:
-        """Run a command; killed when the step is cancelled or its time runs out."""
+        """Run a command in its own process group; the whole group is killed when the step is
+        cancelled (timeout, Ctrl-C) or its time runs out."""
         limit = self.remaining(timeout)
-        proc = subprocess.Popen(list(argv), cwd=cwd, env={**os.environ, **(env or {})},
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
         started = time.monotonic()
-        output: list[str] = []
-        reader = threading.Thread(target=lambda: output.extend(proc.stdout or ()), daemon=True)
-        reader.start()
-        while proc.poll() is None:
-            if self.cancel_event.wait(0.05) or (limit is not None and time.monotonic() - started > limit):
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                reader.join(1)
-                raise StepTimeout(f"`{' '.join(argv)}` ran out of time after {time.monotonic() - started:.0f} s")
-        reader.join()
-        text = "".join(output)
-        result = subprocess.CompletedProcess(list(argv), proc.returncode, text, "")
-        if check and proc.returncode != 0:
+        try:
+            with procs.cancel_scope(self.cancel_event):
+                done = procs.run(argv, cwd=cwd, env={**os.environ, **(env or {})}, timeout=limit, merge_stderr=True)
+        except subprocess.TimeoutExpired:
+            raise StepTimeout(f"`{' '.join(argv)}` ran out of time after {time.monotonic() - started:.0f} s") from None
+        text = done.stdout or ""
+        result = subprocess.CompletedProcess(list(argv), done.returncode, text, "")
+        if check and done.returncode != 0:
             tail = "\n".join(text.splitlines()[-tail_lines:])
-            raise StepFailed(f"`{' '.join(argv)}` exited {proc.returncode}:\n{tail}")
+            raise StepFailed(f"`{' '.join(argv)}` exited {done.returncode}:\n{tail}")
         return result
 
 

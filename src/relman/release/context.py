@@ -101,5 +101,25 @@ class Release:
                                  release_cycle=release_cycle, docs=True)
 
 
+    @property
+    def own_branches(self) -> list[str]:
+        """Every branch (and the tag) the release steps check out or move, in order."""
+        names = [self.release_branch, self.temp_branch, self.post_release_branch]
+        if self.branches_at_feature_freeze:
+            names.append("main")
+        return list(dict.fromkeys(names)) + [f"refs/tags/{self.version.git_tag}"]
+
+    def recover_interrupted(self, note) -> None:
+        """Called by the engine before any step runs: stale git locks left by relman's own killed
+        git are cleared (a live git's are reported), and a half-done checkout or merge relman
+        provably left is put back. Every repair is journaled through `note`."""
+        from .gitops import clear_stale_locks, recover_checkout
+
+        if not self.git.is_repo():
+            return
+        cleared = clear_stale_locks(self.git, note)
+        recover_checkout(self.git, self.work_dir, self.own_branches, note, interrupted_git=bool(cleared))
+
+
 def release_of(ctx: StepContext) -> Release:
     return ctx.resources["release"]

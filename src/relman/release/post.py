@@ -8,8 +8,18 @@ These steps share one working tree, so they form a chain; each probes whether it
 from __future__ import annotations
 
 from ..engine.step import IRREVERSIBLE, LOCAL, Effect, Gate, Retry, Step, StepContext
-from .context import release_of
-from .gitops import checkout, local_ref_ids, push_refspecs, remote_has, subjects_since
+from .context import Release, release_of
+from .gitops import (
+    checkout,
+    commit_own_work,
+    committed,
+    describe_push,
+    local_ref_ids,
+    make_clean,
+    push_refspecs,
+    record_own_writes,
+    remote_has,
+)
 
 PHASE = "post"
 PUSH_UPSTREAM = Gate("push-upstream", "Push the release to upstream? This cannot be undone.")
@@ -28,10 +38,22 @@ def merge_back_probe(ctx: StepContext) -> dict | None:
     return None
 
 
+def _switch(ctx: StepContext, release: Release, branch: str) -> None:
+    """Check out `branch`, finishing or undoing what an interrupted earlier attempt of relman
+    provably left half-done (a checkout or merge towards one of its branches or the tag)."""
+    def note(kind, data):
+        ctx.log(str(data.get("message", kind)))
+
+    checkout(release.git, branch, record_dir=release.work_dir, note=note)
+    make_clean(release.git, release.work_dir, doing=ctx.step.description, targets=release.own_branches, note=note)
+
+
 def merge_back(ctx: StepContext) -> dict:
     release = release_of(ctx)
     git, target = release.git, merge_target(ctx)
-    checkout(git, target)
+    _switch(ctx, release, target)
+    if git.ok("rev-parse", "-q", "--verify", "MERGE_HEAD"):
+        git.run("merge", "--abort")   # a merge of ours, interrupted before it committed
     git.run("merge", "-q", "--no-edit", release.version.git_tag)
     return {"branch": target, "head": git.head()}
 
@@ -49,48 +71,47 @@ def create_new_branch(ctx: StepContext) -> dict:
     return {"branch": name, "head": release.git.rev(name)}
 
 
-def _commit_probe(ctx: StepContext, branch: str, subject: str) -> dict | None:
+def _commit_probe(ctx: StepContext, branch: str) -> dict | None:
+    """Read-only, by content: `branch` holds the commit with the parent and tree recorded."""
     release = release_of(ctx)
-    if subject in subjects_since(release.git, release.version.git_tag, branch):
-        return {"branch": branch, "head": release.git.rev(branch)}
-    return None
+    commit = committed(release.git, release.work_dir, ctx.step.id, branch)
+    return {"branch": branch, "head": release.git.rev(branch)} if commit else None
 
 
 def dev_bump_probe(ctx: StepContext) -> dict | None:
-    release = release_of(ctx)
-    return _commit_probe(ctx, release.post_release_branch, f"Post {release.version}")
+    return _commit_probe(ctx, release_of(ctx).post_release_branch)
 
 
 def dev_bump(ctx: StepContext) -> dict:
     release = release_of(ctx)
     git, branch = release.git, release.post_release_branch
-    checkout(git, branch)
+    _switch(ctx, release, branch)
     changed = release.plan_bump(release.version, done=True).apply()
-    git.add()
-    git.commit(f"Post {release.version}")
+    record_own_writes(git, release.work_dir, ctx.step.id)
+    commit_own_work(git, release.work_dir, ctx.step.id, f"Post {release.version}")
     return {"branch": branch, "head": git.head(), "files": sorted(str(p.relative_to(release.repo)) for p in changed)}
 
 
 def new_main_probe(ctx: StepContext) -> dict | None:
-    release = release_of(ctx)
-    return _commit_probe(ctx, "main", f"Python {release.version.next_minor}")
+    return _commit_probe(ctx, "main")
 
 
 def bump_main(ctx: StepContext) -> dict:
     release = release_of(ctx)
     git, nxt = release.git, release.version.next_minor
-    checkout(git, "main")
+    _switch(ctx, release, "main")
     edits = release.plan_bump(nxt, release_cycle=ctx.resources.get("release_cycle"))
     configure_ac_moved = "configure.ac" in edits.changed()
     changed = edits.apply()
+    record_own_writes(git, release.work_dir, ctx.step.id)
     if configure_ac_moved and release.cpython_like and release.settings.regen.configure.commands:
         from .regen import run_stage  # configure.ac moved to the new version: configure follows
         ran, _ = run_stage(ctx, release, "configure")
+        record_own_writes(git, release.work_dir, ctx.step.id)
         edits.notes = [n for n in edits.notes if not (n.path == "configure" and n.kind == "follow-up")]
         edits.note("configure", "regenerated: " + "; ".join(" ".join(argv) for argv in ran), "info")
     notes = release.report_notes(ctx, edits)
-    git.add()
-    git.commit(f"Python {nxt}")
+    commit_own_work(git, release.work_dir, ctx.step.id, f"Python {nxt}")
     return {"branch": "main", "version": nxt.text, "head": git.head(),
             "files": sorted(str(p.relative_to(release.repo)) for p in changed), "notes": notes}
 
@@ -116,6 +137,14 @@ def upstream_probe(ctx: StepContext) -> dict | None:
     return None
 
 
+def upstream_push_detail(ctx: StepContext) -> str:
+    """What the push-upstream gate approves: version, remote URL, exact refs, the dry run."""
+    release = release_of(ctx)
+    dry_run = ctx.dep("post.push-upstream-preview").get("dry_run")
+    return (f"release: {release.version}\n"
+            + describe_push(release.git, release.remote("upstream"), upstream_refs(ctx), dry_run))
+
+
 def push_upstream(ctx: StepContext) -> dict:
     release = release_of(ctx)
     specs = [f"{ref}:{ref}" for ref in upstream_refs(ctx)]
@@ -127,13 +156,12 @@ def temp_branch_gone(ctx: StepContext) -> dict | None:
     release = release_of(ctx)
     if release.git.branch_exists(release.temp_branch):
         return None
-    checkout(release.git, release.post_release_branch)
     return {"removed": release.temp_branch}
 
 
 def remove_temp_branch(ctx: StepContext) -> dict:
     release = release_of(ctx)
-    checkout(release.git, release.post_release_branch)
+    _switch(ctx, release, release.post_release_branch)
     release.git.run("branch", "-q", "-D", release.temp_branch)
     return {"removed": release.temp_branch, "checked_out": release.post_release_branch}
 
@@ -165,6 +193,7 @@ def post_steps(after: tuple[str, ...]) -> list[Step]:
              retry=Retry(attempts=3), timeout_s=300),
         Step("post.push-upstream", "push the branches and the tag upstream", push_upstream,
              deps=("post.push-upstream-preview",), phase=PHASE, probe=upstream_probe, gate=PUSH_UPSTREAM,
+             gate_detail=upstream_push_detail,
              uses=("version", "upstream"), retry=Retry(attempts=3, backoff_s=2.0), timeout_s=600,
              effects=(Effect(IRREVERSIBLE, "publishes the release branch(es) and tag upstream"),)),
         Step("post.remove-temp-branch", "remove the temporary release branch", remove_temp_branch,

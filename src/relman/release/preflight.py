@@ -41,7 +41,7 @@ def check_branch(ctx: StepContext) -> dict:
     release = release_of(ctx)
     current = release.git.current_branch()
     expected = release.release_branch
-    if current != expected:
+    if current != expected and not (ctx.rechecking and current in release.own_branches):  # resumed: relman's own
         raise CheckFailed(f"{release.version} is released from branch {expected}, but the checkout is on "
                           f"{current or 'a detached HEAD'}", where=str(release.repo),
                           hint=f"git checkout {expected}")
@@ -50,7 +50,12 @@ def check_branch(ctx: StepContext) -> dict:
 
 def check_clean(ctx: StepContext) -> dict:
     release = release_of(ctx)
-    dirty = release.git.status_porcelain()
+    from .gitops import explain_dirty, lock_problems  # a lock left in the tree is not a clean tree
+
+    if (locked := lock_problems(release.git)) is not None:
+        raise CheckFailed(locked, where=str(release.repo), hint="wait for that git to finish; if none runs, "
+                                                                "remove the lock file and run again")
+    dirty = [str(e) for e in explain_dirty(release.git, release.work_dir, release.own_branches)[1]]  # not relman's
     if dirty:
         shown = "\n".join("  " + line for line in dirty[:10]) + ("\n  …" if len(dirty) > 10 else "")
         raise CheckFailed(f"the working tree has {len(dirty)} uncommitted change(s):\n{shown}",
@@ -168,9 +173,9 @@ def preflight_steps() -> list[Step]:
         return Step(f"preflight.{sid}", description, action, phase=PHASE, uses=("version", "repo"), **kw)
 
     return [
-        step("tools", "the required tools are installed", check_tools),
-        step("branch", "the checkout is on the release branch", check_branch),
-        step("clean", "the working tree is clean", check_clean),
+        step("tools", "the required tools are installed", check_tools, recheck=True),
+        step("branch", "the checkout is on the release branch", check_branch, recheck=True),
+        step("clean", "the working tree is clean", check_clean, recheck=True),
         step("repo-age", "the last commit is recent", check_repo_age),
         step("transition", "the version is a valid next release", check_transition_valid),
         step("tag-free", "the release tag does not exist yet", check_tag_free),
@@ -179,7 +184,7 @@ def preflight_steps() -> list[Step]:
              inputs=signing_inputs, condition_text="for profiles that build signed release files"),
         step("remotes", "the fork and upstream remotes are reachable", check_remotes,
              effects=(Effect(REMOTE, "reads the remotes (git ls-remote)"),),
-             retry=Retry(attempts=3, backoff_s=1.0), timeout_s=180),
+             retry=Retry(attempts=3, backoff_s=1.0), timeout_s=180, recheck=True),
         step("readiness", "the branch is releasable (CI tiers, release blockers, waivers)", check_readiness,
              condition=readiness_configured, condition_text="when a Buildbot or tracker is configured",
              effects=(Effect(REMOTE, "reads Buildbot and the issue tracker"),), timeout_s=300),

@@ -27,7 +27,7 @@ from ..config import RegenStage
 from ..engine.step import LOCAL, Effect, Step, StepContext
 from ..errors import CheckFailed, ConfigError
 from .context import Release, release_of
-from .gitops import checkout, discard_partial_work
+from .gitops import checkout, make_clean, record_own_writes
 
 PHASE = "source"
 STAGES = ("pydoc", "configure")
@@ -110,8 +110,10 @@ def regenerate(ctx: StepContext, stage: str) -> dict:
     if not settings.commands:
         ctx.log(f"{stage}: no commands configured ([regen.{stage}] commands): nothing regenerated")
         return {"commit": git.head(), "stage": stage, "commands": [], "changed": [], "configured": False}
-    discard_partial_work(git, release.temp_branch)
+    make_clean(git, release.work_dir, doing=f"regenerate {stage}",
+               note=lambda kind, data: ctx.log(str(data.get("message", kind))))
     ran, copied = run_stage(ctx, release, stage)
+    record_own_writes(git, release.work_dir, ctx.step.id)
     if copied:
         git.run("add", "--", *copied)
     git.run("add", "-u")

@@ -9,7 +9,17 @@ from __future__ import annotations
 from ..engine.step import LOCAL, REMOTE, Effect, Gate, Retry, Step, StepContext
 from ..errors import CheckFailed
 from .context import release_of
-from .gitops import checkout, discard_partial_work, local_ref_ids, push_refspecs, remote_has
+from .gitops import (
+    checkout,
+    commit_own_work,
+    committed,
+    describe_push,
+    local_ref_ids,
+    make_clean,
+    push_refspecs,
+    record_own_writes,
+    remote_has,
+)
 from .regen import LAST_STEP as REGEN_LAST
 from .regen import release_commit_id, regen_steps
 
@@ -18,9 +28,9 @@ PUSH_FORK = Gate("push-fork", "Push the release branch and tag to your fork?")
 
 
 def temp_branch_probe(ctx: StepContext) -> dict | None:
+    """Read-only: the branch exists (the steps after it check it out themselves)."""
     release = release_of(ctx)
     if release.git.branch_exists(release.temp_branch):
-        checkout(release.git, release.temp_branch)
         return {"branch": release.temp_branch}
     return None
 
@@ -31,18 +41,27 @@ def create_temp_branch(ctx: StepContext) -> dict:
     return {"branch": release.temp_branch, "base": release.git.head()}
 
 
+RELEASE_COMMIT = "source.release-commit"
+
+
 def release_commit_probe(ctx: StepContext) -> dict | None:
+    """Read-only, by content: the temporary branch holds the commit with exactly the parent and
+    tree relman recorded just before committing."""
     release = release_of(ctx)
-    checkout(release.git, release.temp_branch)
-    if release.git.out("log", "-1", "--format=%s") == f"Python {release.version}":
-        return {"commit": release.git.head()}
-    return None
+    commit = committed(release.git, release.work_dir, RELEASE_COMMIT, release.temp_branch)
+    return {"commit": commit} if commit else None
 
 
 def make_release_commit(ctx: StepContext) -> dict:
     release = release_of(ctx)
-    git, version = release.git, release.version
-    discard_partial_work(git, release.temp_branch)
+    git, version, record = release.git, release.version, release.work_dir
+
+    def note(kind, data):
+        ctx.log(str(data.get("message", kind)))
+
+    checkout(git, release.temp_branch, record_dir=record, note=note)
+    # Only what relman recorded writing in an earlier attempt is undone; anything else stops here.
+    make_clean(git, record, doing="make the release commit", note=note)
     cycle = ctx.resources.get("release_cycle")
     # Planned before anything is written: an unknown release-schedule PEP stops here, tree untouched.
     edits = release.plan_bump(version, release_cycle=cycle)
@@ -55,12 +74,13 @@ def make_release_commit(ctx: StepContext) -> dict:
 
         released_news = release_news(release.news_dir, version.text,
                                      sections=sections_for(release.settings.news.blurb_version))
+        record_own_writes(git, record, RELEASE_COMMIT)
         ctx.log(f"news released into {released_news.relative_to(release.repo)}")
     changed = edits.apply()
+    record_own_writes(git, record, RELEASE_COMMIT)
     ctx.log(f"version bumped in {len(changed)} file(s)")
     notes = release.report_notes(ctx, edits)
-    git.add()
-    commit = git.commit(f"Python {version}")
+    commit = commit_own_work(git, record, RELEASE_COMMIT, f"Python {version}")
     return {"commit": commit, "files": sorted(str(p.relative_to(release.repo)) for p in changed),
             "news": str(released_news.relative_to(release.repo)) if released_news else None, "notes": notes}
 
@@ -116,6 +136,14 @@ def fork_push_probe(ctx: StepContext) -> dict | None:
     return None
 
 
+def fork_push_detail(ctx: StepContext) -> str:
+    """What the push-fork gate approves: version, remote URL, exact refs, the dry run."""
+    release = release_of(ctx)
+    refs = [f"refs/heads/{release.temp_branch}", f"refs/tags/{release.version.git_tag}"]
+    dry_run = ctx.dep("source.push-fork-preview").get("dry_run")
+    return f"release: {release.version}\n" + describe_push(release.git, release.remote("fork"), refs, dry_run)
+
+
 def push_to_fork(ctx: StepContext) -> dict:
     release = release_of(ctx)
     push_refspecs(release.git, release.remote("fork"), fork_refspecs(ctx), dry_run=False)
@@ -142,6 +170,7 @@ def source_steps() -> list[Step]:
              timeout_s=300),
         Step("source.push-fork", "push the release branch and tag to the fork", push_to_fork,
              deps=("source.push-fork-preview",), phase=PHASE, probe=fork_push_probe, gate=PUSH_FORK,
+             gate_detail=fork_push_detail,
              uses=("version", "fork"), retry=Retry(attempts=3, backoff_s=2.0), timeout_s=600,
              effects=(Effect(REMOTE, "pushes the temporary branch and the tag to the fork"),)),
     ]
