@@ -7,8 +7,8 @@ re-run, not a sentence:
   * the bad-input corpus (tests/corpus): every case an exit code or HTTP status and a message,
     never a traceback or a 500;
   * fault injection (tests/faults): HTTP 5xx, resets, timeouts, lost answers, a full disk;
-  * crash at every step (tests/e2e/test_crash_every_step.py, when present): SIGKILL at each step
-    boundary and inside long steps, then resume;
+  * crash at every step (tests/release/test_crash_converges.py): SIGKILL at each step boundary
+    and inside long steps, then resume (kill points counted from build/test-artifacts/crash-*.json);
   * the security checks (tests/security, when present).
 
 Run from the repository root: .venv/bin/python bench/bench_proof.py
@@ -16,6 +16,7 @@ Run from the repository root: .venv/bin/python bench/bench_proof.py
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -31,7 +32,7 @@ from bench.results import write_section  # noqa: E402
 SUITES = [
     ("bad-input corpus", ["tests/corpus"]),
     ("fault injection", ["tests/faults", "tests/publish/test_sftp.py"]),
-    ("crash at every step", ["tests/e2e/test_crash_every_step.py"]),
+    ("crash at every step", ["tests/release/test_crash_converges.py"]),
     ("security checks", ["tests/security"]),
 ]
 
@@ -75,6 +76,13 @@ def main() -> int:
                     f"| {verdict} | `{' '.join(paths)}` |")
         print(rows[-1], flush=True)
     held = [(name, r) for name, r in measured if r is not None]
+    kill_points = [json.loads(p.read_text()) for p in sorted((ROOT / "build" / "test-artifacts").glob("crash-*.json"))]
+    if kill_points:
+        survived = sum(k["survived"] for k in kill_points)
+        total = sum(k["kill_points"] for k in kill_points)
+        rows.append(f"| kill points (SIGKILL, then resume) | **{survived} of {total}** survived | | "
+                    f"{'all held' if survived == total else 'FAILURES'} | `tests/release/test_crash_converges.py` |")
+        held.append(("kill points", {"passed": survived, "tests": total}))
     write_section("proof: bad input, faults, crashes", headline="**proof**: " + "; ".join(
         f"{name} {r['passed']} of {r['tests']}" for name, r in held), body=f"""
 Each row is one suite run with pytest in this run; a case is one bad input, one injected fault

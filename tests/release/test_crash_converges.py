@@ -108,10 +108,38 @@ def test_killed_anywhere_the_release_converges(tmp_path, where):
         assert f"refs/tags/{tag}" in updates
 
     verify = subprocess.run([sys.executable, "-m", "relman.cli.main", "verify", str(root / "work" / "artifacts"),
-                             "--gnupghome", str(root / "gnupg")], capture_output=True, text=True, timeout=120, check=False)
+                             "--gnupghome", str(root / "gnupg"), "--fingerprint",
+                             (root / "gnupg" / "demo-key.fingerprint").read_text().strip()],
+                            capture_output=True, text=True, timeout=120, check=False)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     survivors = subprocess.run(["pgrep", "-f", str(root / "work")], capture_output=True, text=True, check=False).stdout.split()
     assert survivors == [], "a build job outlived the runs"
+
+    # Every artifact equals what an uninterrupted build of the same tag gives, byte for byte.
+    clean = tmp_path / "uninterrupted"
+    rebuilt = subprocess.run([sys.executable, "-m", "relman.cli.main", "artifacts", "build", VERSION, "--repo",
+                              str(repo), "-o", str(clean), "--profile", "demo"], capture_output=True, text=True,
+                             timeout=300, check=False)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    built = json.loads(next((root / "work" / "artifacts").glob("*.manifest.json")).read_text())
+    again = json.loads(next(clean.glob("*.manifest.json")).read_text())
+    ours = {f["name"]: f["sha256"] for f in built["files"] if f.get("producer") in ("source", "docs")}
+    theirs = {f["name"]: f["sha256"] for f in again["files"] if f["name"] in ours}
+    assert ours and ours == theirs, "a resumed build gave other bytes than an uninterrupted one"
+    # No external effect twice: each release file registered once on the downloads site, each
+    # live post made once.
+    import sqlite3
+    with sqlite3.connect(root / "site" / "downloads.db") as site:
+        slugs = [row[0] for row in site.execute("SELECT slug FROM release_file")]
+        releases = site.execute("SELECT COUNT(*) FROM release").fetchone()[0]
+    assert releases == 1 and slugs and len(slugs) == len(set(slugs)), slugs
+    posts = [json.loads(line)["milestone"] for line in (root / "live-feed.jsonl").read_text().splitlines()]
+    assert len(posts) == len(set(posts)), f"a live post was made twice: {posts}"
+    report = Path("build/test-artifacts")
+    report.mkdir(parents=True, exist_ok=True)
+    (report / f"crash-{where}.json").write_text(json.dumps(
+        {"kill_points": len(points), "survived": kills, "registered_files": len(slugs), "live_posts": len(posts)}))
+    print(f"kill points survived ({where}): {kills} of {len(points)}")
 
     kinds = {e["kind"] for e in journal.events(run_id)}
     if where == "inside":

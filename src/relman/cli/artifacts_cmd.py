@@ -92,7 +92,8 @@ def build_command(version: str, repo: Path, out_dir: Path, profile: str, no_docs
     if as_json:
         emit_json(result.as_dict())
         return
-    click.echo(f"{prof.project} {v} from {result.source.tag} ({result.source.commit[:12]}) → {out_dir}")
+    click.echo(f"{prof.project} {v} from {result.source.tag} ({result.source.commit[:12]}) → {out_dir} "
+               f"(profile {prof.name})")
     for f in result.source.files:
         click.echo(f"  {f.name:<40} {f.size:>12,} bytes  sha256 {f.sha256}")
     if result.docs and not result.docs.skipped:

@@ -107,6 +107,7 @@ def bump_command(version: str, repo: Path, done: bool, dry_run: bool, release_cy
             "diff": diff if dry_run else None,
         })
         return
+    click.echo(f"bump to {shown_version} (profile {chosen}) in {repo}")
     if dry_run and diff:
         click.echo(diff, nl=False)
     verb = "would change" if dry_run else "changed"

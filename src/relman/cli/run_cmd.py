@@ -59,9 +59,11 @@ def plan_command(version: str, repo: str, config_file: str | None, state_dir: st
     plan = session.plan()
     rows = plan.describe()
     if as_json:
-        emit_json({"version": session.version.text, "repo": str(session.repo), "steps": rows})
+        emit_json({"version": session.version.text, "repo": str(session.repo), "profile": session.settings.profile,
+                   "steps": rows})
         return
-    click.echo(f"Release plan for {session.version.long_name} from {session.repo} ({len(rows)} steps)\n")
+    click.echo(f"Release plan for {session.version.long_name} from {session.repo} "
+               f"(profile {session.settings.profile}, {len(rows)} steps)\n")
     phase = None
     for row in rows:
         if row["phase"] != phase:

@@ -24,6 +24,7 @@ class RunSummary:
     status: str
     repo: Path
     state_dir: Path
+    profile: str = ""
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)     # (step, first line of its error)
@@ -37,7 +38,8 @@ class RunSummary:
     resume: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "run_id": self.run_id, "status": self.status, "done": self.done,
+        return {"version": self.version, "run_id": self.run_id, "status": self.status, "profile": self.profile,
+                "done": self.done,
                 "skipped": self.skipped, "failed": [{"step": s, "error": e} for s, e in self.failed],
                 "paused": [{"step": s, "gate": g} for s, g in self.paused], "pending": self.pending,
                 "artifacts_dir": str(self.artifacts_dir) if self.artifacts_dir else None,
@@ -67,6 +69,8 @@ class RunSummary:
             counts += f", {len(self.pending)} not started"
         verdict = {"done": "released", "paused": "paused", "failed": "stopped"}.get(self.status, self.status)
         out = [f"{self.version}: {verdict} (run {self.run_id}; {counts})"]
+        if self.profile:
+            out.append(f"profile:   {self.profile}")
         if self.tag:
             out.append(f"tag:       {self.tag}")
         if self.pushed:
@@ -116,7 +120,8 @@ def summarize_run(session: Any, result: RunResult, *, diary: Path | None = None)
     """The summary of `result` (a run of `session`, a ReleaseSession); writes the run's diary to
     `diary` (default: diary-run-N.md in the run's work folder)."""
     steps = result.steps
-    summary = RunSummary(session.version.text, result.run_id, result.status, session.repo, session.state_dir)
+    summary = RunSummary(session.version.text, result.run_id, result.status, session.repo, session.state_dir,
+                         profile=str(session.settings.profile))
     for step_id, row in steps.items():
         if row.status == "done":
             summary.done.append(step_id)
