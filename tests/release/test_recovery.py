@@ -17,7 +17,7 @@ from .test_preflight import git, relman
 from .test_terminal import drive
 
 V = "3.14.0rc1"
-TAG, TEMP = "v3.14.0rc1", "branch-v3.14.0rc1"
+TAG, TEMP = "v3.14.0rc1", "branch-3.14.0rc1"   # release-tools names it branch-<version>
 
 
 def setup(tmp_path, *, docs: bool = True):

@@ -15,6 +15,7 @@ from ..engine.journal import DONE, StepRow
 from ..engine.plan import Plan
 from ..errors import UsageError
 from .context import Release
+from .regen import last_release_commit
 
 PUSH_STEPS = ("source.push-fork", "post.push-upstream")
 
@@ -113,7 +114,7 @@ def abort(release: Release, steps: Mapping[str, StepRow]) -> Cleanup:
     branch = release.temp_branch
     if release.git.branch_exists(branch):
         made = {_outputs(steps, "source.temp-branch").get("base"),
-                _outputs(steps, "source.release-commit").get("commit")}
+                last_release_commit(lambda sid: _outputs(steps, sid))}
         tip = release.git.rev(f"refs/heads/{branch}")
         if steps.get("source.temp-branch") is None or steps["source.temp-branch"].status != DONE or tip not in made:
             cleanup.kept.append(f"branch {branch}: it holds commits relman did not make (move them, then delete "
@@ -143,7 +144,7 @@ def prepare_redo(release: Release, plan: Plan, steps: Mapping[str, StepRow], ste
                             f"run again; a tag upstream is public: release the next version ({next_versions(release)})")
         _own_tag(release, steps, cleanup)
     git, branch = release.git, release.temp_branch
-    old = _outputs(steps, "source.release-commit").get("commit")
+    old = last_release_commit(lambda sid: _outputs(steps, sid))
     if "source.release-commit" in redo and "source.temp-branch" not in redo and old and git.branch_exists(branch):
         tip = git.rev(f"refs/heads/{branch}")
         if not git.ok("merge-base", "--is-ancestor", old, f"refs/heads/{branch}"):

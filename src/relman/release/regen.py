@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import functools
 import shutil
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from ..config import RegenStage
 from ..engine.step import LOCAL, Effect, Step, StepContext
@@ -53,13 +55,22 @@ def missing_regen_tools(release: Release) -> list[str]:
     return missing
 
 
-def release_commit_id(ctx: StepContext) -> str:
-    """The commit to tag: the release commit as the last regeneration left it."""
+def last_release_commit(outputs_of: Callable[[str], Mapping[str, Any]]) -> str | None:
+    """The release commit as the last regeneration left it (each amends "Python V"), from the
+    recorded outputs of the steps: what the tag points at, and what abort and --redo take back."""
     for sid in (STEP_IDS["configure"], STEP_IDS["pydoc"], "source.release-commit"):
-        commit = ctx.dep(sid).get("commit")
+        commit = (outputs_of(sid) or {}).get("commit")
         if commit:
             return str(commit)
-    raise CheckFailed("no release commit recorded", hint="run the source.release-commit step first")
+    return None
+
+
+def release_commit_id(ctx: StepContext) -> str:
+    """The commit to tag: the release commit as the last regeneration left it."""
+    commit = last_release_commit(ctx.dep)
+    if commit is None:
+        raise CheckFailed("no release commit recorded", hint="run the source.release-commit step first")
+    return commit
 
 
 def _inside(repo: Path, rel: str, what: str) -> Path:
