@@ -276,3 +276,23 @@ def test_corrupt_state_file_is_a_clear_error(tmp_path):
     with pytest.raises(UsageError) as info:
         Journal(bad)
     assert "not a relman journal" in str(info.value)
+
+
+def test_a_step_after_a_skipped_one_does_not_wait_on_the_skipped_ones_dependencies(tmp_path):
+    """A skipped step is finished from the start: what depends on it does not inherit its
+    dependencies, so a paused gate before the skipped step does not hold the work after it."""
+    from relman.engine import Journal, Plan, Runner, Step
+    from relman.engine.runner import ApprovalPolicy
+    from relman.engine.step import Gate
+
+    ran = []
+    steps = [Step("push", "push", lambda ctx: ran.append("push"), gate=Gate("push", "push?")),
+             Step("check-pushed", "only on remote workers", lambda ctx: ran.append("check"), deps=("push",),
+                  condition=lambda params: False),
+             Step("build", "build", lambda ctx: ran.append("build") or {}, deps=("check-pushed",))]
+    plan = Plan.build("skip", steps, {})
+    assert plan.ancestors["build"] == frozenset({"check-pushed"})
+    journal = Journal(tmp_path / "state.db")
+    runner = Runner(journal, plan, key="skip", approvals=ApprovalPolicy(interactive=False))
+    result = runner.execute(runner.create_run())
+    assert result.status == "paused" and ran == ["build"], ran

@@ -60,7 +60,11 @@ class Plan:
         skipped = {s.id for s in steps if not s.applies(params)}
         ancestors: dict[str, frozenset[str]] = {}
         for sid in order:
-            deps = by_id[sid].deps
+            # A step skipped in this run is finished from the start: it carries no dependency of
+            # its own, so a failed or paused step before it neither blocks nor is redone with
+            # what follows it (a local build does not wait on the fork push that a Buildbot
+            # build's skipped-here tag check waits for).
+            deps = () if sid in skipped else by_id[sid].deps
             ancestors[sid] = frozenset(deps).union(*(ancestors[d] for d in deps))
         return cls(name, {sid: by_id[sid] for sid in order}, params, skipped, ancestors)
 
