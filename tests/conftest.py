@@ -15,6 +15,13 @@ import pytest
 
 REQUIRE_ALL = os.environ.get("RELMAN_REQUIRE_ALL") == "1"
 
+# Property tests judge results, never speed: no per-example deadline (a loaded CI machine would
+# turn a slow example into a failure), and no health check that fails on slowness.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("relman", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("relman")
+
 
 def require_tool(name: str, path: str | None = None) -> str:
     """Return the tool's path, or skip (fail under RELMAN_REQUIRE_ALL=1) when it is missing."""

@@ -28,6 +28,8 @@ DOCS = ROOT / "docs" / "configuration.md"
 # Tables whose keys are shown by their own areas' tests (publishing: docs/publishing.md and
 # tests/publish; announcements: tests/announce), not registered here.
 ELSEWHERE = {"publish", "announce"}
+# Settings whose value is itself a table of free keys (X.Y → PEP), not a section of settings.
+MAPS = {"release_peps"}
 
 
 def documented_keys() -> list[str]:
@@ -37,7 +39,7 @@ def documented_keys() -> list[str]:
     for key, value in data.items():
         if key in ELSEWHERE:
             continue
-        if isinstance(value, dict):
+        if isinstance(value, dict) and key not in MAPS:
             keys += [f"{key}.{inner}" for inner in value]
         else:
             keys.append(key)
@@ -62,6 +64,10 @@ EFFECTS = {
     "gates.policy": "tests/test_config_keys.py::test_gate_policy_approves_and_is_journaled",
     "gates.policy_name": "tests/test_config_keys.py::test_gate_policy_approves_and_is_journaled",
     "news.dir": "tests/test_config.py::test_news_commands_use_the_configured_news_folder",
+    "news.blurb_version": "tests/news/test_cpython_history.py::test_legacy_blurb_version_from_relman_toml",
+    "regen.pydoc": "tests/source/test_release_pipeline.py::test_release_from_a_clone_without_tags_runs_both_regenerations",
+    "regen.configure": "tests/source/test_release_pipeline.py::test_a_failing_regeneration_stops_before_the_tag_with_the_output_tail",
+    "release_peps": "tests/source/test_release_pipeline.py::test_unknown_pep_stops_the_release_commit_before_writing",
     "readiness.buildbot": "tests/test_config_keys.py::test_readiness_keys",
     "readiness.tracker": "tests/test_config_keys.py::test_readiness_keys",
     "readiness.tracker_token_env": "tests/test_config_keys.py::test_readiness_keys",

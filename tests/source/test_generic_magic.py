@@ -93,7 +93,8 @@ def test_generic_profile_from_the_cli(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["bump", "1.5.0", "--repo", str(repo),
                                       "--file", 'src/spam/__init__.py::__version__ = "(?P<version>[^"]+)"'])
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "changed: src/spam/__init__.py"
+    header, changed = result.stdout.strip().splitlines()
+    assert header.startswith("bump to 1.5.0 (profile generic) in ") and changed == "changed: src/spam/__init__.py"
     assert 'version = "1.4.0"' in (repo / "pyproject.toml").read_text()
     bad = CliRunner().invoke(cli, ["bump", "1.5.0", "--repo", str(repo), "--file", "setup.cfg"])
     assert bad.exit_code == 2 and "PATH::REGEX" in bad.stderr

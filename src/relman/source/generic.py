@@ -5,14 +5,12 @@ with tomlkit so comments and layout survive) or a regex whose group `version` (o
 holds the version (`__version__ = "1.2.3"` in `__init__.py`). Configured rules are strict: a
 missing file, key or match is an error, because a silently unbumped file ships the wrong version.
 
-In relman.toml::
+In relman.toml (the top-level `version_files` setting)::
 
-    [[bump.files]]
-    path = "pyproject.toml"            # key defaults to project.version for .toml files
-
-    [[bump.files]]
-    path = "src/pkg/__init__.py"
-    pattern = '__version__ = "(?P<version>[^"]+)"'
+    version_files = [
+        {path = "pyproject.toml"},     # key defaults to project.version for .toml files
+        {path = "src/pkg/__init__.py", pattern = '__version__ = "(?P<version>[^"]+)"'},
+    ]
 """
 
 from __future__ import annotations
@@ -95,12 +93,12 @@ def plan_generic(edits: EditSet, version: str, rules: Sequence[VersionFile | Map
     check_package_version(version)
     files = parse_version_files(rules)
     if not files:
-        raise ConfigError("no version files configured", hint="add [[bump.files]] entries to relman.toml")
+        raise ConfigError("no version files configured", hint="add version_files = [{path = ...}] to relman.toml (or package = \"NAME\")")
     for rule in files:
         where = str(edits.path(rule.path))
         if not edits.exists(rule.path):
             raise UsageError(f"{rule.path} does not exist", where=where,
-                             hint="fix the path in the [[bump.files]] configuration")
+                             hint="fix the path in relman.toml version_files")
         text = edits.read(rule.path)
         if rule.key:
             new = _set_toml_key(text, rule.key, version, where)
@@ -110,7 +108,7 @@ def plan_generic(edits: EditSet, version: str, rules: Sequence[VersionFile | Map
             new, count = _sub_group(compiled, text, group, version)
             if not count:
                 raise UsageError(f"the pattern {rule.pattern!r} matches nothing", where=where,
-                                 hint="check the [[bump.files]] pattern against the file")
+                                 hint="check the pattern in relman.toml version_files against the file")
         edits.write(rule.path, new)
         if new == text:
             edits.note(rule.path, f"already at {version}", "info")

@@ -87,7 +87,7 @@ def read_generic_tree_version(repo: Path, rules: Sequence[VersionFile | Mapping[
             parsed = Pep440Version(raw)
         except InvalidVersion:
             raise UsageError(f"{raw!r} in {rule.path} is not a PEP 440 version", where=rule.path,
-                             hint="fix the version in the file, or the [[bump.files]] rule that reads it") from None
+                             hint="fix the version in the file, or the relman.toml version_files rule that reads it") from None
         development = parsed.is_devrelease or bool(parsed.local) or parsed.is_postrelease
         return TreeVersion(raw, rule.path, parsed.base_version if development else raw, development)
     return None
