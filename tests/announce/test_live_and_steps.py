@@ -114,7 +114,9 @@ def test_announce_send_exists_only_after_publish_verify() -> None:
 
     steps = preflight_steps() + source_steps() + build_steps() + post_steps(("source.push-fork",)) + [publish]
     extra = announce_steps(steps) + live_steps(steps)
-    plan = Plan.build("release", steps + extra, {"version": "3.14.1", "live_posts": True})
+    plan = Plan.build("release", steps + extra, {"version": "3.14.1", "live_posts": True, "profile": "cpython",
+                                                 "announce_channels": ["email"]})
+    assert ANNOUNCE_SEND not in plan.skipped   # (a skipped step carries no dependencies in its run)
     send = next(s for s in extra if s.id == ANNOUNCE_SEND)
     assert PUBLISH_VERIFIED in send.deps and send.gate is not None and send.gate.id == "announce"
     assert send.irreversible

@@ -64,16 +64,19 @@ def test_a_fix_left_uncommitted_is_never_wiped(tmp_path):
 def test_a_retry_undoes_only_what_relman_wrote(tmp_path, monkeypatch):
     sample = create_sample_project(tmp_path / "s", Version.parse(VERSION))
     repo = sample.repo
-    original = context.Release.plan_bump
+    from relman.source.edits import EditSet
+
+    original = EditSet.apply
     calls = {"n": 0}
 
     def bump_fails_once(self, *args, **kw):
+        # (the bump is planned before anything is written; writing it is what fails here)
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("the bump broke after the news was released")
         return original(self, *args, **kw)
 
-    monkeypatch.setattr(context.Release, "plan_bump", bump_fails_once)
+    monkeypatch.setattr(EditSet, "apply", bump_fails_once)
     first = run(sample, tmp_path)
     assert first.failed == ["source.release-commit"]
     released = repo / "Misc" / "NEWS.d" / f"{VERSION}.rst"
@@ -101,7 +104,9 @@ def test_release_commit_probe_reads_only_and_compares_trees(tmp_path):
     result = run(sample, tmp_path)
     assert unfinished(result.steps) == []
     session = ReleaseSession.open(VERSION, repo, state_dir=tmp_path / "state", overrides=OVERRIDES)
-    work, tag_commit = session.work_dir, git(repo, "rev-parse", f"v{VERSION}^{{commit}}")
+    # The commit the release-commit step made (the regeneration steps amend it before the tag).
+    tag_commit = result.steps["source.release-commit"].outputs["commit"]
+    work = session.work_dir
 
     git(repo, "branch", "-q", "probe-me", tag_commit)
     head_before = git(repo, "symbolic-ref", "HEAD")
