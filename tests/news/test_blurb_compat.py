@@ -86,3 +86,28 @@ def test_merge_with_a_forked_worker_matches_blurb(tmp_path, monkeypatch):
     run_blurb(theirs, "merge", "-f")
     assert merge_news(ours / "Misc" / "NEWS.d", jobs=2).encode() == (theirs / "Misc" / "NEWS").read_bytes()
     assert forks == [1]
+
+
+def test_next_shared_between_processes_matches_blurb(tmp_path, monkeypatch):
+    """Released versions cached, so only next/ is left: its fragments are rendered in runs by
+    both processes (forced on a small awkward tree) and must still give blurb's bytes."""
+    from relman.news import merge as fast
+    from relman.news.cache import VersionCache
+    from relman.news.render import join_blocks
+
+    monkeypatch.setattr(fast, "PARALLEL_MIN_ENTRIES", 0)
+    shared = []
+    real_split = fast._split
+    monkeypatch.setattr(fast, "_split", lambda costs: shared.append(real_split(costs)) or shared[-1])
+    tree = tmp_path / "tree"
+    make_tree(tree, released=3, per_version=20, next_count=80, seed=22, edge_cases=True, legacy_folders=True)
+    theirs, ours = twin(tree, tmp_path)
+    run_blurb(theirs, "merge", "-f")
+    cache = VersionCache(tmp_path / "cache")
+    for _ in ("cold", "warm"):
+        blocks, problems = fast.merge_blocks(ours / "Misc" / "NEWS.d", jobs=2, cache=cache)
+        assert problems == []
+        assert join_blocks(blocks).encode() == (theirs / "Misc" / "NEWS").read_bytes()
+    assert cache.hits == 3
+    mine, worker = shared[-1]  # the warm merge: runs of next/ fragments on both sides
+    assert mine and worker

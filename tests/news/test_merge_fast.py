@@ -17,6 +17,7 @@ from conftest import require_module
 
 from relman.news import NewsError, merge_news
 from relman.news import merge as fast
+from relman.news.cache import VersionCache
 from relman.news.render import join_blocks, load_tree, render_news
 from relman.news.synthetic import make_tree
 
@@ -72,8 +73,8 @@ def test_fast_merge_equals_reference_serial_and_parallel(shape, tmp_path, always
     parallel, problems = merged(news, jobs=2)
     assert problems == []
     assert parallel == expected
-    versions = shape["released"] + (shape["next_count"] > 0)
-    assert always_parallel == ([1] if versions >= 2 else [])  # whole versions are shared out
+    # Whole versions and runs of next/ fragments are shared out: every shape has two shares or more.
+    assert always_parallel == [1]
     hinted = reference(news, "3.15.0b1")
     assert merged(news, jobs=1, hint="3.15.0b1")[0] == hinted
     assert merged(news, jobs=2, hint="3.15.0b1")[0] == hinted
@@ -165,6 +166,54 @@ def test_no_changes_fragment_first_in_next(tmp_path):
     expected = reference(news)
     assert "Nothing new." in expected
     assert merged(news, jobs=1) == (expected, [])
+
+
+def test_no_changes_fragment_first_in_next_parallel(tmp_path, always_parallel):
+    news = make_tree(tmp_path / "tree", released=0, per_version=0, next_count=40, seed=7, git=False)
+    put(news, "next/Security/2099-01-01-00-00-00.gh-issue-0.zzzzzz.rst",
+        ".. no changes: True\n\nNothing new.\n")
+    expected = reference(news)
+    assert merged(news, jobs=2) == (expected, [])
+    assert always_parallel == [1]
+
+
+def worker_first(monkeypatch):
+    """Give the worker the other half, first run of next/ included (the parent's usual share)."""
+    real_split = fast._split
+    monkeypatch.setattr(fast, "_split", lambda costs: tuple(reversed(real_split(costs))))
+
+
+@pytest.mark.parametrize("swap", [False, True], ids=["parent-first", "worker-first"])
+@pytest.mark.parametrize("no_changes_first", [False, True], ids=["entries", "no-changes-first"])
+def test_next_is_shared_between_the_processes(tmp_path, monkeypatch, always_parallel, swap, no_changes_first):
+    """With the released versions cached, only next/ is left to render: its runs of fragments
+    go to both processes and are put back together in blurb's order, byte for byte."""
+    news = make_tree(tmp_path / "tree", released=3, per_version=15, next_count=90, seed=16, edge_cases=True,
+                     legacy_folders=True, git=False)
+    if no_changes_first:
+        put(news, "next/Security/2099-01-01-00-00-00.gh-issue-0.zzzzzz.rst",
+            ".. no changes: True\n\nNothing new.\n")
+    if swap:
+        worker_first(monkeypatch)
+    recorded: list[tuple[list, list, list]] = []
+    real_split = fast._split
+
+    def split(costs):
+        mine, theirs = real_split(costs)
+        recorded.append((mine, theirs))
+        return mine, theirs
+
+    monkeypatch.setattr(fast, "_split", split)
+    expected = reference(news)
+    assert merged(news, jobs=1) == (expected, [])
+    cache = VersionCache(tmp_path / "cache")
+    for _ in ("cold", "warm"):
+        blocks, problems = fast.merge_blocks(news, jobs=2, cache=cache)
+        assert (join_blocks(blocks), problems) == (expected, [])
+    assert cache.hits == 3
+    assert always_parallel == [1, 1]
+    mine, theirs = recorded[-1]  # the warm merge: next/ alone, in runs, shared out
+    assert mine and theirs
 
 
 BROKEN = {

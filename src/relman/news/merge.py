@@ -9,8 +9,10 @@ because nearly every file in a real tree is tidy (written by blurb or relman):
 * a fragment is read relative to an open folder (`dir_fd`) with one small `os.read`, and its
   issue comes from the file name, so a one-paragraph fragment costs a handful of string checks
   and one fill;
-* on a tree of thousands of entries the versions are shared between this process and one
-  forked worker (`jobs`), each rendering whole versions, put back together in version order.
+* on a tree of thousands of entries the work is shared between this process and one forked
+  worker (`jobs`): whole released versions, and next/ cut into runs of fragments (once the
+  released versions come from the cache, next/ is all there is to render). The parent puts
+  the pieces back together in blurb's order, so the output never depends on the split.
 
 At the first thing out of the ordinary (a metadata oddity, tabs, a `no changes` release, an
 unreadable file, …) the version or fragment at hand goes through the reference path instead, so
@@ -42,6 +44,8 @@ PARALLEL_MIN_ENTRIES = 3000
 # Cost model for sharing out the work: one fragment (open + read + close + parse) costs
 # about as much as this many bytes of a version file.
 _FRAGMENT_COST_BYTES = 900
+# next/ is cut into this many runs of fragments for sharing out: enough for an even split.
+_NEXT_PARTS = 16
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 _SMALL = 1 << 16
@@ -182,8 +186,8 @@ def _first(item: tuple[str, str]) -> str:
     return item[0]
 
 
-def next_fragments(news_dir: str, sections: tuple[str, ...] = SECTIONS) -> list[tuple[str, list[tuple[str, str]]]]:
-    """Per section in order, its fragments as (file name, folder), newest file name first."""
+def next_items(news_dir: str, sections: tuple[str, ...] = SECTIONS) -> list[tuple[str, str, str]]:
+    """Every fragment as (section, file name, folder), in merge order: by section, newest name first."""
     next_dir = os.path.join(news_dir, NEXT)
     found = []
     for section in sections:
@@ -196,9 +200,8 @@ def next_fragments(news_dir: str, sections: tuple[str, ...] = SECTIONS) -> list[
                               and not e.name.startswith(".") and e.is_file()]
             except (FileNotFoundError, NotADirectoryError):
                 pass
-        if names:
-            names.sort(key=_first, reverse=True)  # by name only: equal names keep the modern folder first
-            found.append((section, names))
+        names.sort(key=_first, reverse=True)  # by name only: equal names keep the modern folder first
+        found += [(section, name, base) for name, base in names]
     return found
 
 
@@ -235,96 +238,148 @@ class _Unusual(Exception):
 
 
 def _next_block(news_dir: str, next_label: str | None, problems: list[Problem],
-                sections: tuple[str, ...] = SECTIONS) -> str:
+                sections: tuple[str, ...] = SECTIONS, items: list[tuple[str, str, str]] | None = None) -> str:
     found: list[Problem] = []
+    if items is None:
+        items = next_items(news_dir, sections)
+    pieces, first = _fragment_pieces(items, found)
     try:
-        block = _next_block_fast(news_dir, next_label, found, sections)
+        block = _next_text(items, pieces, first, next_label)
     except _Unusual:
         found = []
-        block = version_block(NEXT, load_next(Path(news_dir), found, lazy=True, sections=sections)[0], next_label)
+        block = _next_reference(news_dir, next_label, found, sections)
     problems += found
     return block
 
 
-def _next_block_fast(news_dir: str, next_label: str | None, problems: list[Problem],
-                     sections: tuple[str, ...] = SECTIONS) -> str:
-    out = version_heading(NEXT, UNRELEASED_DATE, next_label)
-    add = out.append
-    entries = 0
+def _next_reference(news_dir: str, next_label: str | None, problems: list[Problem],
+                    sections: tuple[str, ...]) -> str:
+    return version_block(NEXT, load_next(Path(news_dir), problems, lazy=True, sections=sections)[0], next_label)
+
+
+def _fragment_pieces(items: Sequence[tuple[str, str, str]],
+                     problems: list[Problem]) -> tuple[list[str], bool | None]:
+    """Each fragment's Misc/NEWS text ("" for one left out, its problem in `problems`), and
+    whether the first one kept says "no changes" (None when none is kept).
+
+    A run of fragments stands on its own: the runs of one next/ folder can be rendered in
+    different processes and put together by `_next_text`.
+    """
+    pieces: list[str] = []
+    add = pieces.append
+    first: bool | None = None
     folder_fds: dict[str, int | None] = {}
     try:
-        for section, names in next_fragments(news_dir, sections):
-            heading: list[str] | None = [section, "-" * len(section), ""]
-            for name, base in names:
-                if base not in folder_fds:
-                    folder_fds[base] = os.open(base, _DIR_FLAGS) if _DIR_FD else None
-                folder_fd = folder_fds[base]
-                piece = None
+        for section, name, base in items:
+            if base not in folder_fds:
+                folder_fds[base] = os.open(base, _DIR_FLAGS) if _DIR_FD else None
+            folder_fd = folder_fds[base]
+            piece = None
+            try:
+                fd = os.open(name if folder_fd is not None else os.path.join(base, name), _READ_FLAGS,
+                             dir_fd=folder_fd)
                 try:
-                    fd = os.open(name if folder_fd is not None else os.path.join(base, name), _READ_FLAGS,
-                                 dir_fd=folder_fd)
-                    try:
-                        data = os.read(fd, _SMALL)
-                    finally:
-                        os.close(fd)
-                    if len(data) < _SMALL:
-                        text = data.decode("utf-8")
-                        if "\r" in text:
-                            text = text.replace("\r\n", "\n").replace("\r", "\n")
-                        piece = _fragment_fast(name, text)
-                except (UnicodeDecodeError, OSError):
-                    pass
-                if piece is None:  # the reference path, which also names any problem
-                    entry = load_fragment(FragmentFile(os.path.join(base, name), section), problems,
-                                          lazy=True)
-                    if entry is None:
-                        continue
-                    if not entries and "no changes" in entry.metadata:
-                        raise _Unusual  # a "no changes" fragment first: the reference path
-                    piece = entry_text(entry.metadata, entry.body, entry.plain)
-                if heading:
-                    out += heading
-                    heading = None
-                add(piece)
-                entries += 1
+                    data = os.read(fd, _SMALL)
+                finally:
+                    os.close(fd)
+                if len(data) < _SMALL:
+                    text = data.decode("utf-8")
+                    if "\r" in text:
+                        text = text.replace("\r\n", "\n").replace("\r", "\n")
+                    piece = _fragment_fast(name, text)
+            except (UnicodeDecodeError, OSError):
+                pass
+            if piece is None:  # the reference path, which also names any problem
+                entry = load_fragment(FragmentFile(os.path.join(base, name), section), problems, lazy=True)
+                if entry is None:
+                    add("")
+                    continue
+                if first is None:
+                    first = "no changes" in entry.metadata
+                piece = entry_text(entry.metadata, entry.body, entry.plain)
+            elif first is None:
+                first = False
+            add(piece)
     finally:
         for open_fd in folder_fds.values():
             if open_fd is not None:
                 os.close(open_fd)
-    return "\n".join(out) if entries else ""
+    return pieces, first
+
+
+def _next_text(items: Sequence[tuple[str, str, str]], pieces: Sequence[str], first: bool | None,
+               next_label: str | None) -> str:
+    """The next/ block from every fragment's piece (see `_fragment_pieces`); "" without any."""
+    if first is None:
+        return ""
+    if first:
+        raise _Unusual  # a "no changes" fragment first: the reference path
+    out = version_heading(NEXT, UNRELEASED_DATE, next_label)
+    last_section = None
+    for (section, _, _), piece in zip(items, pieces):
+        if piece:
+            if section != last_section:
+                last_section = section
+                out += [section, "-" * len(section), ""]
+            out.append(piece)
+    return "\n".join(out)
 
 
 # ---- the whole tree ------------------------------------------------------------------------
 
 def _blocks(news_dir: str, names: Sequence[str], next_label: str | None,
-            sections: tuple[str, ...] = SECTIONS) -> tuple[list[str], list[Problem]]:
+            sections: tuple[str, ...] = SECTIONS,
+            items: list[tuple[str, str, str]] | None = None) -> tuple[list[str], list[Problem]]:
     problems: list[Problem] = []
-    blocks = [_next_block(news_dir, next_label, problems, sections) if name == NEXT
+    blocks = [_next_block(news_dir, next_label, problems, sections, items) if name == NEXT
               else _version_block(news_dir, name, problems) for name in names]
     return blocks, problems
 
 
-def _costs(news_dir: str, names: Sequence[str]) -> list[int]:
-    """A rough cost per version (bytes of its file; fragments counted as bytes too)."""
+# A share of the work for one process: a released version (its name), or a run of next/
+# fragments (start and stop in `next_items`).
+_Task = str | tuple[int, int]
+
+
+def _tasks(news_dir: str, names: Sequence[str],
+           items: list[tuple[str, str, str]]) -> tuple[list[_Task], list[int]]:
+    """The tree cut into shares, with a rough cost for each (bytes of a version file; fragments
+    counted as bytes too). next/ is cut into runs, so that its thousands of fragments (all
+    there is to render once the released versions are cached) are shared out too."""
+    tasks: list[_Task] = []
     costs = []
     for name in names:
         if name == NEXT:
-            count = 0
-            next_dir = os.path.join(news_dir, NEXT)
-            try:
-                with os.scandir(next_dir) as it:
-                    for entry in it:
-                        if entry.is_dir():
-                            count += max(0, len(os.listdir(entry.path)) - 1)
-            except OSError:
-                pass
-            costs.append(count * _FRAGMENT_COST_BYTES)
+            parts = min(_NEXT_PARTS, len(items))
+            for part in range(parts):
+                start, stop = len(items) * part // parts, len(items) * (part + 1) // parts
+                tasks.append((start, stop))
+                costs.append((stop - start) * _FRAGMENT_COST_BYTES)
         else:
+            tasks.append(name)
             try:
                 costs.append(os.stat(os.path.join(news_dir, f"{name}.rst")).st_size)
             except OSError:
                 costs.append(0)
-    return costs
+    return tasks, costs
+
+
+def _run(news_dir: str, task: _Task, items: list[tuple[str, str, str]],
+         problems: list[Problem]) -> list[str]:
+    """One share's text: a version's block, or a run's pieces and then its `first` as text."""
+    if isinstance(task, str):
+        return [_version_block(news_dir, task, problems)]
+    pieces, first = _fragment_pieces(items[task[0]:task[1]], problems)
+    return [*pieces, _FIRST_TEXT[first]]
+
+
+_FIRST_TEXT = {None: "", False: "0", True: "1"}
+_FIRST_OF = {text: first for first, text in _FIRST_TEXT.items()}
+
+
+def _size(task: _Task) -> int:
+    """How many strings `_run` gives for `task`."""
+    return 1 if isinstance(task, str) else task[1] - task[0] + 1
 
 
 def default_jobs() -> int:
@@ -431,15 +486,15 @@ def merge_blocks(news_dir: Path | str, *, next_label: str | None = None, jobs: i
 def _merge_uncached(news_dir: str, names: Sequence[str], next_label: str | None, jobs: int | None,
                     sections: tuple[str, ...] = SECTIONS) -> tuple[list[str], list[Problem]]:
     jobs = default_jobs() if jobs is None else jobs
-    if jobs < 2 or len(names) < 2 or not _can_fork():
+    if jobs < 2 or not names or not _can_fork():
         return _blocks(news_dir, names, next_label, sections)
-    costs = _costs(news_dir, names)
+    items = next_items(news_dir, sections) if NEXT in names else []
+    tasks, costs = _tasks(news_dir, names, items)
     if sum(costs) < PARALLEL_MIN_ENTRIES * _FRAGMENT_COST_BYTES:
-        return _blocks(news_dir, names, next_label, sections)
+        return _blocks(news_dir, names, next_label, sections, items)
     mine, theirs = _split(costs)
     if not theirs:
-        return _blocks(news_dir, names, next_label, sections)
-    their_names = [names[i] for i in theirs]
+        return _blocks(news_dir, names, next_label, sections, items)
     read_end, write_end = os.pipe()
     try:  # a larger pipe: the text comes back in a few big writes, not a hundred small ones
         import fcntl
@@ -452,20 +507,24 @@ def _merge_uncached(news_dir: str, names: Sequence[str], next_label: str | None,
     except OSError:  # no memory or too many processes: do it all here
         os.close(read_end)
         os.close(write_end)
-        return _blocks(news_dir, names, next_label, sections)
-    if pid == 0:  # the worker: render its versions, send them back, leave without clean-up
+        return _blocks(news_dir, names, next_label, sections, items)
+    if pid == 0:  # the worker: render its shares, send them back, leave without clean-up
         status = 1
         try:
             os.close(read_end)
-            blocks, problems = _blocks(news_dir, their_names, next_label, sections)
-            if not problems:  # (with problems the parent redoes this share to name them: no hurry then)
-                _send(write_end, blocks)
+            problems: list[Problem] = []
+            sent = [text for index in theirs for text in _run(news_dir, tasks[index], items, problems)]
+            if not problems:  # (with problems the parent redoes these shares to name them: no hurry then)
+                _send(write_end, sent)
                 status = 0
         finally:
             os._exit(status)
     os.close(write_end)
+    results: dict[int, tuple[list[str], list[Problem]]] = {}
     try:
-        blocks_mine, problems = _blocks(news_dir, [names[i] for i in mine], next_label, sections)
+        for index in mine:
+            found: list[Problem] = []
+            results[index] = _run(news_dir, tasks[index], items, found), found
         with os.fdopen(read_end, "rb") as pipe:
             read_end = -1
             payload = pipe.read()
@@ -473,13 +532,44 @@ def _merge_uncached(news_dir: str, names: Sequence[str], next_label: str | None,
         if read_end >= 0:
             os.close(read_end)
         _, status = os.waitpid(pid, 0)
-    blocks_theirs = _receive(payload, len(theirs)) if status == 0 else None
-    their_problems: list[Problem] = []
-    if blocks_theirs is None:  # problems found, or the worker failed (killed, out of memory…)
-        blocks_theirs, their_problems = _blocks(news_dir, their_names, next_label, sections)
-    blocks = [""] * len(names)
-    for index, block in zip(mine, blocks_mine):
-        blocks[index] = block
-    for index, block in zip(theirs, blocks_theirs):
-        blocks[index] = block
-    return blocks, sorted(problems + their_problems)
+    received = _receive(payload, sum(_size(tasks[index]) for index in theirs)) if status == 0 else None
+    if received is None:  # problems found, or the worker failed (killed, out of memory…)
+        for index in theirs:
+            found = []
+            results[index] = _run(news_dir, tasks[index], items, found), found
+    else:
+        start = 0
+        for index in theirs:
+            size = _size(tasks[index])
+            results[index] = received[start:start + size], []
+            start += size
+    return _assemble(news_dir, names, tasks, items, results, next_label, sections)
+
+
+def _assemble(news_dir: str, names: Sequence[str], tasks: list[_Task], items: list[tuple[str, str, str]],
+              results: dict[int, tuple[list[str], list[Problem]]], next_label: str | None,
+              sections: tuple[str, ...]) -> tuple[list[str], list[Problem]]:
+    """Every version's block from its shares' results, in `names` order, and every problem."""
+    blocks: dict[str, str] = {}
+    problems: list[Problem] = []
+    pieces: list[str] = []
+    next_problems: list[Problem] = []
+    first: bool | None = None
+    for index, task in enumerate(tasks):
+        texts, found = results[index]
+        if isinstance(task, str):
+            blocks[task] = texts[0]
+            problems += found
+        else:  # a run of next/, in order: its pieces, then whether its first kept one says "no changes"
+            pieces += texts[:-1]
+            next_problems += found
+            if first is None:
+                first = _FIRST_OF[texts[-1]]
+    if NEXT in names:
+        try:
+            blocks[NEXT] = _next_text(items, pieces, first, next_label)
+        except _Unusual:
+            next_problems = []
+            blocks[NEXT] = _next_reference(news_dir, next_label, next_problems, sections)
+        problems += next_problems
+    return [blocks[name] for name in names], sorted(problems)
