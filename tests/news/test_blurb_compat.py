@@ -98,7 +98,7 @@ def test_next_shared_between_processes_matches_blurb(tmp_path, monkeypatch):
     monkeypatch.setattr(fast, "PARALLEL_MIN_ENTRIES", 0)
     shared = []
     real_split = fast._split
-    monkeypatch.setattr(fast, "_split", lambda costs: shared.append(real_split(costs)) or shared[-1])
+    monkeypatch.setattr(fast, "_split", lambda *args: shared.append(real_split(*args)) or shared[-1])
     tree = tmp_path / "tree"
     make_tree(tree, released=3, per_version=20, next_count=80, seed=22, edge_cases=True, legacy_folders=True)
     theirs, ours = twin(tree, tmp_path)

@@ -61,6 +61,31 @@ def test_a_corrupted_cache_entry_is_a_miss_not_wrong_output(tree: Path, tmp_path
     assert "".join(blocks) == _uncached(tree)
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_corrupted_entry_is_rendered_again_and_stored_again(tree: Path, tmp_path: Path, jobs: int,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whether an entry is stored is asked before the worker starts, its text read after: a
+    damaged one is then rendered by the parent (with or without a worker) and replaced."""
+    from relman.news import merge as fast
+
+    monkeypatch.setattr(fast, "PARALLEL_MIN_ENTRIES", 0)
+    root = tmp_path / "cache"
+    merge_blocks(tree, cache=VersionCache(root), jobs=1)
+    forks = []
+    real_fork = os.fork
+    monkeypatch.setattr(os, "fork", lambda: forks.append(1) or real_fork())
+    damaged = sorted(p for p in root.rglob("*") if p.is_file())[0]
+    damaged.write_bytes(damaged.read_bytes().replace(b"gh-", b"GH-", 1))
+    cache = VersionCache(root)
+    blocks, problems = merge_blocks(tree, cache=cache, jobs=jobs)
+    assert (cache.hits, cache.misses) == (3, 1)
+    assert not problems and "".join(blocks) == _uncached(tree)
+    again = VersionCache(root)
+    assert "".join(merge_blocks(tree, cache=again, jobs=jobs)[0]) == _uncached(tree)
+    assert (again.hits, again.misses) == (4, 0)
+    assert len(forks) == (2 if jobs == 2 else 0)
+
+
 def test_an_unwritable_cache_costs_speed_only(tree: Path, tmp_path: Path) -> None:
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the cache folder should be")

@@ -180,7 +180,7 @@ def test_no_changes_fragment_first_in_next_parallel(tmp_path, always_parallel):
 def worker_first(monkeypatch):
     """Give the worker the other half, first run of next/ included (the parent's usual share)."""
     real_split = fast._split
-    monkeypatch.setattr(fast, "_split", lambda costs: tuple(reversed(real_split(costs))))
+    monkeypatch.setattr(fast, "_split", lambda *args: tuple(reversed(real_split(*args))))
 
 
 @pytest.mark.parametrize("swap", [False, True], ids=["parent-first", "worker-first"])
@@ -198,8 +198,8 @@ def test_next_is_shared_between_the_processes(tmp_path, monkeypatch, always_para
     recorded: list[tuple[list, list, list]] = []
     real_split = fast._split
 
-    def split(costs):
-        mine, theirs = real_split(costs)
+    def split(*args):
+        mine, theirs = real_split(*args)
         recorded.append((mine, theirs))
         return mine, theirs
 

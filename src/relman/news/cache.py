@@ -64,6 +64,14 @@ class VersionCache:
         digest.update(data)
         return digest.hexdigest()
 
+    def has(self, key: str) -> bool:
+        """Whether a block is stored under `key` (not whether it is intact: `get` checks that);
+        when not, that is a miss."""
+        if self.root is not None and os.path.isfile(self.root / key[:2] / key):
+            return True
+        self.misses += 1
+        return False
+
     def get(self, key: str) -> str | None:
         if self.root is None:
             return None

@@ -44,6 +44,9 @@ PARALLEL_MIN_ENTRIES = 3000
 # Cost model for sharing out the work: one fragment (open + read + close + parse) costs
 # about as much as this many bytes of a version file.
 _FRAGMENT_COST_BYTES = 900
+# Reading a cached block back (read, SHA-256 check, decode) costs about what rendering this
+# many times fewer bytes of its version file does.
+_CACHED_COST_DIVISOR = 30
 # next/ is cut into this many runs of fragments for sharing out: enough for an even split.
 _NEXT_PARTS = 16
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -401,15 +404,16 @@ def _can_fork() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
 
 
-def _split(costs: list[int]) -> tuple[list[int], list[int]]:
-    """Share the versions out between two processes, largest first to the less loaded one.
+def _split(costs: list[int], head_start: int = 0) -> tuple[list[int], list[int]]:
+    """Share the work out between two processes, largest first to the less loaded one.
 
     The worker starts a little behind: it must also send its text back (about a tenth of the
-    time it spent making it) before the parent can finish.
+    time it spent making it) before the parent can finish. The parent starts `head_start`
+    behind (what it has to do besides, such as reading cached blocks).
     """
     mine: list[int] = []
     theirs: list[int] = []
-    load = [0, sum(costs) // 20]
+    load = [head_start, sum(costs) // 20]
     for index in sorted(range(len(costs)), key=lambda i: -costs[i]):
         if load[0] <= load[1]:
             mine.append(index)
@@ -451,7 +455,7 @@ def merge_blocks(news_dir: Path | str, *, next_label: str | None = None, jobs: i
     Released versions already rendered with the same rules come from `cache` (default: the
     user's cache folder, see `cache.py`; None for none), keyed by their content and `variant`
     (settings that change the rendering). `jobs` caps the processes used for the rest (default
-    `default_jobs()`); with 2 or more and a large tree half of the versions are rendered in a
+    `default_jobs()`); with 2 or more and a large tree about half of the rendering is done in a
     forked worker. The result depends on neither.
     """
     news_dir = os.fspath(news_dir)
@@ -459,69 +463,103 @@ def merge_blocks(news_dir: Path | str, *, next_label: str | None = None, jobs: i
     if cache is _DEFAULT_CACHE:
         cache = VersionCache(cache_dir(), variant)
     if not isinstance(cache, VersionCache) or cache.root is None:
-        return _merge_uncached(news_dir, names, next_label, jobs, sections)
+        return _merge(news_dir, names, next_label, jobs, sections)[:2]
     keys: dict[str, str] = {}
-    found: dict[str, str] = {}
+    sizes: dict[str, int] = {}
     for name in names:
         if name == NEXT:
             continue
         try:
             with open(os.path.join(news_dir, f"{name}.rst"), "rb") as handle:
-                keys[name] = cache.key(name, handle.read())
+                data = handle.read()
         except OSError:
             continue  # rendered (and its problem reported) the usual way
-        block = cache.get(keys[name])
-        if block is not None:
-            found[name] = block
-    todo = [name for name in names if name not in found]
-    rendered, problems = _merge_uncached(news_dir, todo, next_label, jobs, sections)
+        keys[name] = cache.key(name, data)
+        sizes[name] = len(data)
+    # Only whether a block is stored is asked here: reading and checking it is left for after
+    # the worker has started (see `_merge`), where it runs alongside the worker's rendering.
+    stored = {name: key for name, key in keys.items() if cache.has(key)}
+    blocks, problems, loaded = _merge(news_dir, names, next_label, jobs, sections, cache, stored,
+                                      sum(sizes[name] for name in stored) // _CACHED_COST_DIVISOR)
     if not problems:
-        for name, block in zip(todo, rendered):
-            if name in keys and block:
+        for name, block in zip(names, blocks):
+            if name in keys and name not in loaded and block:
                 cache.put(keys[name], block)
-    by_name = dict(zip(todo, rendered))
-    return [found[name] if name in found else by_name[name] for name in names], problems
+    return blocks, problems
 
 
-def _merge_uncached(news_dir: str, names: Sequence[str], next_label: str | None, jobs: int | None,
-                    sections: tuple[str, ...] = SECTIONS) -> tuple[list[str], list[Problem]]:
+def _load(cache: VersionCache | None, stored: dict[str, str]) -> dict[str, str]:
+    """The stored blocks that read back intact, by version name (a damaged one is left out)."""
+    loaded = {}
+    if cache is not None:
+        for name, key in stored.items():
+            block = cache.get(key)
+            if block is not None:
+                loaded[name] = block
+    return loaded
+
+
+def _merge(news_dir: str, names: Sequence[str], next_label: str | None, jobs: int | None,
+           sections: tuple[str, ...] = SECTIONS, cache: VersionCache | None = None,
+           stored: dict[str, str] | None = None,
+           stored_cost: int = 0) -> tuple[list[str], list[Problem], set[str]]:
+    """`merge_blocks` once the cache has been asked which versions it holds (`stored`: name to
+    key); also returns the names whose block came from the cache."""
+    stored = stored or {}
+    todo = [name for name in names if name not in stored]
     jobs = default_jobs() if jobs is None else jobs
-    if jobs < 2 or not names or not _can_fork():
-        return _blocks(news_dir, names, next_label, sections)
-    items = next_items(news_dir, sections) if NEXT in names else []
-    tasks, costs = _tasks(news_dir, names, items)
+    items: list[tuple[str, str, str]] | None = None
+    tasks: list[_Task] = []
+    costs: list[int] = []
+    if jobs >= 2 and todo and _can_fork():
+        items = next_items(news_dir, sections) if NEXT in todo else []
+        tasks, costs = _tasks(news_dir, todo, items)
     if sum(costs) < PARALLEL_MIN_ENTRIES * _FRAGMENT_COST_BYTES:
-        return _blocks(news_dir, names, next_label, sections, items)
-    mine, theirs = _split(costs)
-    if not theirs:
-        return _blocks(news_dir, names, next_label, sections, items)
-    read_end, write_end = os.pipe()
-    try:  # a larger pipe: the text comes back in a few big writes, not a hundred small ones
-        import fcntl
+        tasks = []
+    mine, theirs = _split(costs, stored_cost) if tasks else ([], [])
+    pid = -1
+    if theirs:
+        read_end, write_end = os.pipe()
+        try:  # a larger pipe: the text comes back in a few big writes, not a hundred small ones
+            import fcntl
 
-        fcntl.fcntl(write_end, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-    except (ImportError, OSError):
-        pass
-    try:
-        pid = os.fork()
-    except OSError:  # no memory or too many processes: do it all here
-        os.close(read_end)
-        os.close(write_end)
-        return _blocks(news_dir, names, next_label, sections, items)
-    if pid == 0:  # the worker: render its shares, send them back, leave without clean-up
-        status = 1
+            fcntl.fcntl(write_end, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+        except (ImportError, OSError):
+            pass
         try:
+            pid = os.fork()
+        except OSError:  # no memory or too many processes: do it all here
             os.close(read_end)
-            problems: list[Problem] = []
-            sent = [text for index in theirs for text in _run(news_dir, tasks[index], items, problems)]
-            if not problems:  # (with problems the parent redoes these shares to name them: no hurry then)
-                _send(write_end, sent)
-                status = 0
-        finally:
-            os._exit(status)
+            os.close(write_end)
+        if pid == 0:  # the worker: render its shares, send them back, leave without clean-up
+            status = 1
+            try:
+                os.close(read_end)
+                problems: list[Problem] = []
+                assert items is not None
+                sent = [text for index in theirs for text in _run(news_dir, tasks[index], items, problems)]
+                if not problems:  # (with problems the parent redoes these shares to name them: no hurry then)
+                    _send(write_end, sent)
+                    status = 0
+            finally:
+                os._exit(status)
+    if pid < 0:  # one process
+        loaded = _load(cache, stored)
+        rest = [name for name in names if name not in loaded]
+        rendered, problems = _blocks(news_dir, rest, next_label, sections, items)
+        by_name = {**loaded, **dict(zip(rest, rendered))}
+        return [by_name[name] for name in names], problems, set(loaded)
     os.close(write_end)
+    assert items is not None
     results: dict[int, tuple[list[str], list[Problem]]] = {}
     try:
+        loaded = _load(cache, stored)
+        # A stored block that did not read back intact: rendered here, as without a cache.
+        blocks = dict(loaded)
+        problems = []
+        for name in stored:
+            if name not in loaded:
+                blocks[name] = _version_block(news_dir, name, problems)
         for index in mine:
             found: list[Problem] = []
             results[index] = _run(news_dir, tasks[index], items, found), found
@@ -543,14 +581,14 @@ def _merge_uncached(news_dir: str, names: Sequence[str], next_label: str | None,
             size = _size(tasks[index])
             results[index] = received[start:start + size], []
             start += size
-    return _assemble(news_dir, names, tasks, items, results, next_label, sections)
+    problems += _assemble(news_dir, todo, tasks, items, results, next_label, sections, blocks)
+    return [blocks[name] for name in names], sorted(problems), set(loaded)
 
 
 def _assemble(news_dir: str, names: Sequence[str], tasks: list[_Task], items: list[tuple[str, str, str]],
               results: dict[int, tuple[list[str], list[Problem]]], next_label: str | None,
-              sections: tuple[str, ...]) -> tuple[list[str], list[Problem]]:
-    """Every version's block from its shares' results, in `names` order, and every problem."""
-    blocks: dict[str, str] = {}
+              sections: tuple[str, ...], blocks: dict[str, str]) -> list[Problem]:
+    """Each of `names`' blocks into `blocks`, from its shares' results; returns their problems."""
     problems: list[Problem] = []
     pieces: list[str] = []
     next_problems: list[Problem] = []
@@ -572,4 +610,4 @@ def _assemble(news_dir: str, names: Sequence[str], tasks: list[_Task], items: li
             next_problems = []
             blocks[NEXT] = _next_reference(news_dir, next_label, next_problems, sections)
         problems += next_problems
-    return [blocks[name] for name in names], sorted(problems)
+    return problems
