@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from jinja2 import Environment
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -38,7 +39,8 @@ from ..readiness.blockers import Issue
 from ..readiness.severity import Severity
 from ..readiness.sources import ReadinessSources, assess_sources_async
 from ..readiness.verdict import Verdict
-from .app import Site
+from .app import Site, make_templates
+from .judging import JudgingProcess, JudgingProcessError
 from .cache import cached_response, etag_of, install_filters, verdict_class
 
 log = logging.getLogger("relman.site.dashboard")
@@ -88,38 +90,40 @@ class DashboardState:
         self._pages: dict[str, tuple[bytes, str]] = {}
         self._tasks: list[asyncio.Task] = []
         self._refreshing = threading.Lock()
+        self._judging = JudgingProcess()
         self._render()
 
     # ---- refreshing ----------------------------------------------------------------------
     async def refresh(self) -> Snapshot:
         """Judge every branch once and re-render; a failure keeps the last good verdicts.
 
-        Judging a large fleet is CPU work (decoding and ranking thousands of builds), so it runs
-        in a worker thread with its own event loop: the loop serving pages never waits on it."""
-        return await asyncio.to_thread(self._refresh_in_thread)
-
-    def _refresh_in_thread(self) -> Snapshot:
+        The cached dashboard judges and renders in its judging process (`site.judging`: that
+        CPU work must not share this process's interpreter lock with the loop serving pages)
+        and only swaps the finished bytes in here. The uncached peer of the benchmark judges
+        in a thread, as a dashboard without a cache would."""
+        tracker_failure: str | None = None
         try:
-            verdicts: list[Verdict] | None = asyncio.run(self._judge())
-            failure = None
+            issues = await self._tracker_issues()
         except RelmanError as error:
-            verdicts, failure = None, str(error).splitlines()[0]
-        except httpx.HTTPError as error:   # one the client did not word (e.g. a corrupt gzip body)
-            verdicts, failure = None, f"{self.sources.buildbot}: {type(error).__name__}: {error}"
+            issues, tracker_failure = None, str(error).splitlines()[0]
+        except httpx.HTTPError as error:
+            issues, tracker_failure = None, f"{self.sources.tracker}: {type(error).__name__}: {error}"
+        args = (self.sources, issues, tracker_failure, self.snapshot, self.following, self.refresh_s)
+        if self.cached:
+            snap, pages = await self._in_judging_process(args)
+        else:
+            snap, pages = await asyncio.to_thread(judge_and_render, *args)
         with self._refreshing:                 # one snapshot (and its pages) replaced at a time
-            snap = self.snapshot
-            if verdicts is None:
-                snap = Snapshot(snap.verdicts, snap.judged_at, failure,
-                                snap.error_at if snap.error else datetime.now(tz=UTC), snap.refreshes + 1)
-            else:
-                snap = Snapshot(verdicts, datetime.now(tz=UTC), refreshes=snap.refreshes + 1)
-            self.snapshot = snap
-            self._render()
-            return snap
+            self.snapshot, self._pages = snap, pages
+        return snap
 
-    async def _judge(self) -> list[Verdict]:
-        issues = await self._tracker_issues()
-        return await assess_sources_async(self.sources, issues=issues)
+    async def _in_judging_process(self, args: tuple) -> tuple[Snapshot, dict[str, tuple[bytes, str]]]:
+        try:
+            return await self._judging.call("judge_and_render", *args)
+        except JudgingProcessError as error:
+            snap = self.snapshot
+            snap = Snapshot(snap.verdicts, snap.judged_at, str(error), datetime.now(tz=UTC), snap.refreshes + 1)
+            return snap, render_pages(self.site.templates, snap, self.sources, self.following, self.refresh_s)
 
     async def _tracker_issues(self) -> list[Issue] | None:
         client = self.sources.tracker_client()
@@ -202,19 +206,8 @@ class DashboardState:
             delay = min(delay * 2, 60.0)
 
     # ---- rendering -----------------------------------------------------------------------
-    def context(self) -> dict[str, Any]:
-        snap = self.snapshot
-        return {"snapshot": snap, "branches": [branch_view(v) for v in snap.verdicts], "sources": self.sources,
-                "following": self.following, "refresh_s": self.refresh_s}
-
     def _render(self) -> None:
-        ctx = self.context()
-        templates = self.site.templates
-        pages = {}
-        for name, template in (("page", "dashboard.html"), ("fragment", "dashboard_verdicts.html")):
-            body = templates.get_template(template).render(request=None, **ctx).encode()
-            pages[name] = (body, etag_of(body))
-        self._pages = pages              # swapped whole: a request sees the old pages or the new ones
+        self._pages = render_pages(self.site.templates, self.snapshot, self.sources, self.following, self.refresh_s)
 
     def start(self) -> None:
         """Start the refresher and the Buildbot follower in the running loop (once)."""
@@ -228,6 +221,7 @@ class DashboardState:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        await self._judging.stop()
 
     async def page(self, name: str) -> tuple[bytes, str]:
         self.start()            # served without a lifespan (an embedding app): start on first view
@@ -241,6 +235,48 @@ class DashboardState:
                 "judged_at": snap.judged_at.isoformat(timespec="seconds") if snap.judged_at else None,
                 "error": snap.error, "refreshes": snap.refreshes, "following": self.following,
                 "buildbot_events": self.events_connected}
+
+
+_CHILD_TEMPLATES: Environment | None = None
+
+
+def judge_and_render(sources: ReadinessSources, issues: list[Issue] | None, tracker_failure: str | None,
+                     previous: Snapshot, following: str, refresh_s: float
+                     ) -> tuple[Snapshot, dict[str, tuple[bytes, str]]]:
+    """One refresh, from the sources to the page's bytes: the verdicts (or why there are none,
+    keeping the previous ones) and the rendered page and fragment. Runs in the dashboard's
+    judging process (hence plain, picklable arguments and results)."""
+    global _CHILD_TEMPLATES
+    failure = tracker_failure
+    verdicts: list[Verdict] | None = None
+    if failure is None:
+        try:
+            verdicts = asyncio.run(assess_sources_async(sources, issues=issues))
+        except RelmanError as error:
+            failure = str(error).splitlines()[0]
+        except httpx.HTTPError as error:   # one the client did not word (e.g. a corrupt gzip body)
+            failure = f"{sources.buildbot}: {type(error).__name__}: {error}"
+    if verdicts is None:
+        snap = Snapshot(previous.verdicts, previous.judged_at, failure,
+                        previous.error_at if previous.error else datetime.now(tz=UTC), previous.refreshes + 1)
+    else:
+        snap = Snapshot(verdicts, datetime.now(tz=UTC), refreshes=previous.refreshes + 1)
+    if _CHILD_TEMPLATES is None:
+        _CHILD_TEMPLATES = make_templates()
+        install_filters(_CHILD_TEMPLATES)
+    return snap, render_pages(_CHILD_TEMPLATES, snap, sources, following, refresh_s)
+
+
+def render_pages(templates: Environment, snap: Snapshot, sources: ReadinessSources, following: str,
+                 refresh_s: float) -> dict[str, tuple[bytes, str]]:
+    """The dashboard page and its live fragment for one snapshot, with their ETags."""
+    ctx = {"snapshot": snap, "branches": [branch_view(v) for v in snap.verdicts], "sources": sources,
+           "following": following, "refresh_s": refresh_s}
+    pages = {}
+    for name, template in (("page", "dashboard.html"), ("fragment", "dashboard_verdicts.html")):
+        body = templates.get_template(template).render(request=None, **ctx).encode()
+        pages[name] = (body, etag_of(body))
+    return pages
 
 
 def problem_class(severity: Severity) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -28,6 +29,7 @@ from ..errors import VersionError
 from ..publish.models import SIDECAR_FIELDS, OSPayload, ReleaseFilePayload, ReleasePayload, release_version_text, uri_pk
 from ..version import Version
 from .app import Site
+from .cache import cached_response, etag_of
 from .store import Conflict, DownloadsStore
 
 API = "/api/v1/downloads/"
@@ -423,36 +425,44 @@ def page_routes(site: Site) -> list[BaseRoute]:
     # Anonymous page views are answered from bytes rendered at the store's current data
     # version; any write to the store (a registration, a publish) changes it. Readers with a
     # key see unpublished releases too, so their pages are rendered each time.
-    rendered: dict[tuple[str, str], tuple[int, Response]] = {}
+    # The hit is answered on the event loop (a look-up and the bytes); only a miss goes to a
+    # worker thread to read the store and render. `cache: False` (the benchmark's peer)
+    # renders every view.
+    rendered: dict[tuple[str, str], tuple[int, bytes, str, int, str]] = {}
+    use_cache = bool(site.options.get("cache", True))
 
-    def cached(request: Request, render: Callable[[], Response]) -> Response:
-        if site.authenticate(request) is not None:
-            return render()
+    async def cached(request: Request, render: Callable[[], Response]) -> Response:
+        if not use_cache or site.authenticate(request) is not None:
+            return await run_in_threadpool(render)
         key = (request.url.path, str(request.base_url))
         version = store.data_version()
         hit = rendered.get(key)
-        if hit is not None and hit[0] == version:
-            return Response(hit[1].body, status_code=hit[1].status_code, media_type=hit[1].media_type,
-                            headers={"X-Cache": "hit"})
-        response = render()
-        if len(rendered) > 512:
-            rendered.clear()
-        rendered[key] = (version, response)
-        return response
+        answered_from = "hit"
+        if hit is None or hit[0] != version:
+            answered_from = "miss"
+            response = await run_in_threadpool(render)
+            if len(rendered) > 512:
+                rendered.clear()
+            body = bytes(response.body)
+            hit = rendered[key] = (version, body, etag_of(body), response.status_code, response.media_type or "")
+        _, body, etag, status, media_type = hit
+        if status != 200:
+            return Response(body, status_code=status, media_type=media_type, headers={"X-Cache": answered_from})
+        return cached_response(request, body, etag, media_type=media_type, headers={"X-Cache": answered_from})
 
     def visible_releases(request: Request) -> list[dict[str, Any]]:
         where = "" if site.authenticate(request) else "is_published = 1"
         return store.find("release", where, order="release_date DESC, id DESC")[1]
 
-    def index(request: Request) -> Response:
-        return cached(request, lambda: render_index(request))
+    async def index(request: Request) -> Response:
+        return await cached(request, lambda: render_index(request))
 
     def render_index(request: Request) -> Response:
         latest, upcoming = download_overview(visible_releases(request))
         return site.render(request, "downloads/index.html", latest=latest, upcoming=upcoming)
 
-    def release_page(request: Request) -> Response:
-        return cached(request, lambda: render_release_page(request))
+    async def release_page(request: Request) -> Response:
+        return await cached(request, lambda: render_release_page(request))
 
     def render_release_page(request: Request) -> Response:
         release = store.release_by_slug(request.path_params["slug"])
@@ -463,8 +473,8 @@ def page_routes(site: Site) -> list[BaseRoute]:
         return site.render(request, "downloads/release.html", release=release, groups=groups,
                            folder=version.normalized if version else None)
 
-    def feed(request: Request) -> Response:
-        return cached(request, lambda: render_feed(request))
+    async def feed(request: Request) -> Response:
+        return await cached(request, lambda: render_feed(request))
 
     def render_feed(request: Request) -> Response:
         releases = [r for r in store.find("release", "is_published = 1", order="release_date DESC, id DESC",
