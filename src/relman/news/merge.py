@@ -278,6 +278,7 @@ def _fragment_pieces(items: Sequence[tuple[str, str, str]],
                 folder_fds[base] = os.open(base, _DIR_FLAGS) if _DIR_FD else None
             folder_fd = folder_fds[base]
             piece = None
+            text = None
             try:
                 fd = os.open(name if folder_fd is not None else os.path.join(base, name), _READ_FLAGS,
                              dir_fd=folder_fd)
@@ -285,15 +286,16 @@ def _fragment_pieces(items: Sequence[tuple[str, str, str]],
                     data = os.read(fd, _SMALL)
                 finally:
                     os.close(fd)
-                if len(data) < _SMALL:
+                if len(data) < _SMALL:  # (else `read_text` reads it all)
                     text = data.decode("utf-8")
-                    if "\r" in text:
+                    if "\r" in text:  # universal newlines, as `read_text`
                         text = text.replace("\r\n", "\n").replace("\r", "\n")
                     piece = _fragment_fast(name, text)
             except (UnicodeDecodeError, OSError):
-                pass
+                text = None
             if piece is None:  # the reference path, which also names any problem
-                entry = load_fragment(FragmentFile(os.path.join(base, name), section), problems, lazy=True)
+                entry = load_fragment(FragmentFile(os.path.join(base, name), section), problems, lazy=True,
+                                      text=text)
                 if entry is None:
                     add("")
                     continue

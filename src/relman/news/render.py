@@ -19,18 +19,22 @@ UNRELEASED_DATE = "XXXX-XX-XX"
 fill_line = _line_pattern(WIDTH - 2).findall
 
 
-def load_fragment(fragment: FragmentFile, problems: list[Problem], *, lazy: bool = False) -> Entry | None:
-    """Parse one `next/` file; add what is wrong with it to `problems`."""
+def load_fragment(fragment: FragmentFile, problems: list[Problem], *, lazy: bool = False,
+                  text: str | None = None) -> Entry | None:
+    """Parse one `next/` file; add what is wrong with it to `problems`.
+
+    `text` is the file's text when the caller has already read it (as `read_text` does)."""
     path = fragment.path
     name = parse_fragment_name(os.path.basename(path))
     if name.problems:
         problems.extend(Problem(Path(path), 1, message) for message in name.problems)
         return None
-    try:
-        text = read_text(path)
-    except UnicodeDecodeError as error:
-        problems.append(Problem(Path(path), 1, f"not valid UTF-8 ({error.reason} at byte {error.start})"))
-        return None
+    if text is None:
+        try:
+            text = read_text(path)
+        except UnicodeDecodeError as error:
+            problems.append(Problem(Path(path), 1, f"not valid UTF-8 ({error.reason} at byte {error.start})"))
+            return None
     preset = {"date": name.metadata["date"], "nonce": name.metadata["nonce"], "section": fragment.section}
     for key in ("gh-issue", "bpo"):
         if key in name.metadata:
