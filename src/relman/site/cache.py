@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from starlette.responses import Response
 from ..engine.journal import Journal
 
 JOURNAL_NAME = "relman.db"     # what release sessions write (ReleaseSession.db_path)
+IDENTITY_CHECK_S = 0.5         # how often the journal file is checked for having been replaced
 
 
 def isotime(ts: float | None) -> str:
@@ -86,6 +88,7 @@ class JournalCache:
         self._inode: int | None = None
         self._lock = threading.RLock()
         self._pages: dict[Any, tuple[tuple[int, int], bytes, str, dict[str, str]]] = {}
+        self._identity_checked = 0.0       # when the journal file's identity was last looked at
 
     @property
     def path(self) -> Path | None:
@@ -102,23 +105,30 @@ class JournalCache:
             self._pages.clear()
 
     def version(self) -> tuple[int, int] | None:
-        """(file identity, data_version): changes whenever anything commits to the journal."""
-        path = self.path
-        if path is None:
-            return None
+        """(file identity, data_version): changes whenever anything commits to the journal.
+
+        Every call asks SQLite (a commit shows at once); whether the file itself was replaced
+        (a fresh demo in the same folder) is looked at no more than every IDENTITY_CHECK_S,
+        since a stat per request was a tenth of a cached page's cost."""
         with self._lock:
-            try:
-                inode = path.stat().st_ino
-            except FileNotFoundError:
-                self.close()
-                return None
-            if inode != self._inode:        # created, or replaced (a fresh demo): start over
-                self.close()
-                self._inode = inode
-            if self._probe is None:
-                self._probe = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            now = time.monotonic()
+            if self._probe is None or now - self._identity_checked >= IDENTITY_CHECK_S:
+                path = self.path
+                if path is None:
+                    return None
+                try:
+                    inode = path.stat().st_ino
+                except FileNotFoundError:
+                    self.close()
+                    return None
+                self._identity_checked = now
+                if inode != self._inode:        # created, or replaced (a fresh demo): start over
+                    self.close()
+                    self._inode = inode
+                if self._probe is None:
+                    self._probe = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
             (data_version,) = self._probe.execute("PRAGMA data_version").fetchone()
-            return inode, data_version
+            return (self._inode or 0), data_version
 
     def journal(self) -> Journal | None:
         """The journal (read through its public methods; gate decisions written through it)."""

@@ -176,7 +176,8 @@ def routes(site: Site) -> list[BaseRoute]:
 
     def run_or_404(request: Request, kind: str, template: str) -> Response:
         run_id = request.path_params["run_id"]
-        flash = request.query_params.get("flash") if kind == "page" else None
+        # (most views have no query string: skip parsing one)
+        flash = request.query_params.get("flash") if kind == "page" and request.scope["query_string"] else None
 
         def draw(journal: Journal | None) -> tuple[bytes, dict[str, str]]:
             if journal is None:
