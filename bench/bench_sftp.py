@@ -154,7 +154,10 @@ def main() -> int:
     lines += ["", load, "",
               "Target: ≥ 5x on tmpfs. The per-file rows show why relman streams trees: per-file round trips,",
               "not bandwidth, are the cost (the disk row adds the server's own file creation to every method)."]
-    write_section("SFTP upload of a 5,000-file docs tree", "\n".join(lines))
+    ratios = "; ".join(f"{got['paramiko'] / got['stream']:.1f}× on {label.split(' ')[0]}" for label, got in rows)
+    write_section("SFTP upload of a 5,000-file docs tree", "\n".join(lines), headline=(
+        f"**SFTP**: a {count:,}-file docs tree uploaded to OpenSSH sshd {ratios} faster than a sequential "
+        "paramiko upload (target ≥ 5× on tmpfs)"))
     return 0
 
 
