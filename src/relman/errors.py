@@ -100,6 +100,13 @@ PERMANENT_MARKERS = (
 )
 
 
+def retry_delay(attempt: int, first_s: float, factor: float, max_s: float) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1-based) before the next one:
+    exponential backoff, capped. The one formula for the engine's step retries and the
+    publishing clients' request retries."""
+    return min(first_s * factor ** (attempt - 1), max_s)
+
+
 def is_transient(error: BaseException) -> bool:
     """One rule for "worth retrying": `TransientError`, timeouts and connection failures,
     HTTP 429 and 5xx, git's "remote end hung up" and unreachable remotes. A rejected push, a

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import procs
-from ..errors import Cancelled, RelmanError, StepFailed, StepTimeout, TransientError, is_transient
+from ..errors import Cancelled, RelmanError, StepFailed, StepTimeout, TransientError, is_transient, retry_delay
 
 LOCAL, REMOTE, IRREVERSIBLE = "local", "remote", "irreversible"
 EFFECT_KINDS = (LOCAL, REMOTE, IRREVERSIBLE)
@@ -53,7 +53,7 @@ class Retry:
     on: tuple[type[BaseException], ...] = (TransientError,)
 
     def delay(self, attempt: int) -> float:
-        return min(self.backoff_s * self.factor ** (attempt - 1), self.max_backoff_s)
+        return retry_delay(attempt, self.backoff_s, self.factor, self.max_backoff_s)
 
     def retries(self, error: BaseException) -> bool:
         """Worth another attempt: one of `on`, or a transient failure by the one shared rule

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import ExternalServiceError, TransientError
+from ..errors import ExternalServiceError, TransientError, retry_delay
 from .models import ReleaseFilePayload, ReleasePayload, uri_pk
 
 API_PREFIX = "/api/v1/downloads/"
@@ -32,7 +32,7 @@ class Backoff:
     max_s: float = 10.0
 
     def delay(self, attempt: int) -> float:
-        return min(self.first_s * self.factor ** (attempt - 1), self.max_s)
+        return retry_delay(attempt, self.first_s, self.factor, self.max_s)
 
 
 @dataclass
