@@ -343,8 +343,9 @@ def merge_command(output: Path | None, version_hint: str | None, jobs: int | Non
     folder. It never prompts: the file is rewritten only when its content changes.
     Stray files under next/ (which blurb skips silently) are listed as warnings.
 
-    On a tree of thousands of entries about half of the versions are rendered in one
-    forked worker process; `--jobs 1` (or RELMAN_NEWS_JOBS=1) keeps it to one process.
+    On a tree of thousands of entries about half of the rendering (released versions
+    not in the cache, and runs of next/ fragments) is done by one forked worker process;
+    `--jobs 1` (or RELMAN_NEWS_JOBS=1) keeps it to one process.
 
     \b
       relman news merge
