@@ -42,15 +42,14 @@ CLIENTS = 50
 # ---- the server side (a subprocess) ---------------------------------------------------------
 
 def serve(args: argparse.Namespace) -> None:
-    import uvicorn
-
     from relman.readiness.sources import ReadinessSources
-    from relman.site.app import Site, create_app
+    from relman.site.app import Site
+    from relman.site.app import serve as serve_site
 
     sources = ReadinessSources(buildbot=args.buildbot or None, cycle=args.cycle or None, state_dir=Path(args.state))
     site = Site(data_dir=Path(args.data), state_dir=Path(args.state),
                 options={"readiness": sources, "cache": args.cache == "on", "refresh_s": 5.0})
-    uvicorn.run(create_app(site), host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    serve_site(site, port=args.port)        # as `relman serve` does
 
 
 def start_server(port: int, data: Path, state: Path, buildbot: str, cycle: Path, cache: bool) -> subprocess.Popen:

@@ -38,10 +38,9 @@ def serve(data_dir: Path, host: str, port: int, state_dir: Path | None, buildbot
       relman serve --data site/ --buildbot https://buildbot.python.org/all/ --cycle python-releases.toml
       relman serve --data site/ --state ~/.local/state/relman --repo .
     """
-    import uvicorn
-
     from ..readiness.sources import ReadinessSources
-    from ..site.app import create_app, site_from_environment
+    from ..site.app import serve as serve_site
+    from ..site.app import site_from_environment
 
     settings = None
     if repo is not None:
@@ -53,7 +52,7 @@ def serve(data_dir: Path, host: str, port: int, state_dir: Path | None, buildbot
     sources = ReadinessSources.resolve(settings, buildbot=buildbot_url, tracker=tracker, cycle=cycle, state_dir=state)
     site = site_from_environment(data_dir, state_dir=state, options={"readiness": sources, "refresh_s": refresh_s})
     click.echo(f"relman serve: http://{host}:{port}/ (data in {data_dir})", err=True)
-    uvicorn.run(create_app(site), host=host, port=port, log_level="warning")
+    serve_site(site, host=host, port=port)
 
 
 COMMANDS = [serve]

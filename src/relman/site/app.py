@@ -116,13 +116,20 @@ def create_app(site: Site) -> Starlette:
             for module in modules:
                 if hasattr(module, "lifespan"):
                     await stack.enter_async_context(module.lifespan(site))
-            # What start-up made (modules, templates, routes) lives as long as the server: keep
-            # it out of the collector's full passes, which otherwise walk all of it and pause
-            # every request in flight.
-            gc.freeze()
             yield
 
     static = StaticFiles(packages=[("relman.site", "static")])
     app = Starlette(routes=[*routes, Mount("/static", app=static, name="static")], lifespan=lifespan)
     app.state.site = site
     return app
+
+
+def serve(site: Site, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the app until interrupted (`relman serve`, and the web benchmark as relman serve)."""
+    import uvicorn
+
+    app = create_app(site)
+    # What start-up made (modules, templates, routes) lives as long as the server: keep it out
+    # of the collector's full passes, which would otherwise walk all of it while requests wait.
+    gc.freeze()
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
