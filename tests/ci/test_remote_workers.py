@@ -18,39 +18,29 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 from buildbot_fixture import require_buildbot
 from conftest import REQUIRE_ALL, require_tool
+from remote_farm import TAG, VERSION, Farm, buildbot_settings, released_demo
 
 from relman.ci.buildbot_isolated import start_isolated_buildbot, worker_can_read
 from relman.ci.executor import BuildJob
-from relman.config import load_settings
-from relman.demo.rehearsal import run_demo
-from relman.demo.signing import demo_signing
-from relman.engine.step import StepContext
+from relman.demo.signing import stop_demo_agent
 from relman.errors import CheckFailed, StepFailed
-from relman.release.build import build_steps
-from relman.release.context import Release
 from relman.release.remote_build import (
-    RemoteSource,
     build_artifacts_remote,
     check_arrival,
     check_reproducible_remote,
     run_remote_build,
 )
 from relman.vcs import Git
-from relman.version import Version
 
 pytestmark = pytest.mark.slow
-VERSION = "3.14.0rc1"
-TAG = "v3.14.0rc1"
 
 
 def require_root() -> None:
@@ -60,56 +50,6 @@ def require_root() -> None:
         pytest.skip("isolated build workers need root (to run them as another user)")
 
 
-class Farm:
-    def __init__(self, root: Path, bb, settings, tampered_commit: str):
-        self.root, self.bb, self.settings, self.tampered_commit = root, bb, settings, tampered_commit
-        self.repo = root / "demo" / "cpython"
-        self.commit = Git(self.repo).out("rev-parse", f"{TAG}^{{commit}}")
-
-    def source(self, fork: str = "fork.git") -> RemoteSource:
-        return RemoteSource(self.bb.fork_url(self.root / "demo" / fork), TAG, self.commit)
-
-    def release(self, work: Path, **build: object) -> Release:
-        build.setdefault("timeout_s", 300.0)     # a stuck test fails in minutes, not half an hour
-        settings = self.settings.model_copy(update={"build": self.settings.build.model_copy(update=build)})
-        return Release(Version.parse(VERSION), self.repo, settings, Git(self.repo), work)
-
-    def ctx(self, step_id: str, release: Release, deps: dict, queue_timeout: float = 600.0,
-            **resources: object) -> StepContext:
-        step = next(s for s in build_steps() if s.id == step_id)
-        executor = self.bb.executor(log_dir=release.work_dir / "logs", poll=0.2, queue_timeout=queue_timeout)
-        return StepContext(step=step, params={"executor": "buildbot", "profile": "demo"}, dep_outputs=deps,
-                           resources={"release": release, "executor": executor, **resources},
-                           approved_gates=frozenset(), _events=queue.Queue())
-
-    def kill_mid_build(self, killed: list[str]) -> threading.Thread:
-        """A thread that SIGKILLs the worker of the first running build, half a second into it."""
-        local = self.bb.release.local
-
-        def run() -> None:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                running = (local.get("/builds?complete=false&property=workername") or {}).get("builds") or []
-                for build in running:
-                    steps = (local.get(f"/builds/{build['buildid']}/steps") or {}).get("steps") or []
-                    if any(s["name"] == "job" and s["started_at"] and not s["complete"] for s in steps):
-                        time.sleep(0.5)       # in the middle of the job: fetching or building
-                        name = build["properties"]["workername"][0]
-                        local.stop_worker(name, kill=True)
-                        killed.append(name)
-                        return
-                time.sleep(0.1)
-        thread = threading.Thread(target=run)
-        thread.start()
-        return thread
-
-    def revive(self, killed: list[str]) -> None:
-        local = self.bb.release.local
-        for name in killed:
-            local.start_worker(name)
-        local.wait_for(lambda: all(w["connected_to"] for w in local.get("/workers")["workers"]), "workers back")
-
-
 @pytest.fixture(scope="module")
 def farm(tmp_path_factory: pytest.TempPathFactory):
     require_root()
@@ -117,9 +57,7 @@ def farm(tmp_path_factory: pytest.TempPathFactory):
     require_tool("git")
     root = tmp_path_factory.mktemp("remote-workers")
     # A released sample (local executor): its tag is on fork.git. Then a fork where the tag was moved.
-    outcome = run_demo(root / "demo", executor="local")
-    assert outcome.result.status == "done"
-    demo = root / "demo"
+    demo = released_demo(root)
     moved = root / "moved"
     subprocess.run(["git", "clone", "-q", str(demo / "fork.git"), str(moved)], check=True)
     subprocess.run(["git", "-C", str(moved), "checkout", "-q", TAG], check=True)
@@ -131,10 +69,13 @@ def farm(tmp_path_factory: pytest.TempPathFactory):
     tampered_commit = Git(moved).out("rev-parse", "HEAD")
     for private in (root, demo, demo / "cpython", demo / "state", demo / "gnupg"):
         private.chmod(0o700)
-    settings = load_settings(demo / "cpython", {"build": {"executor": "buildbot"}, "signing": demo_signing(demo)})
-    with start_isolated_buildbot(root / "bb", 2, serve=[demo / "fork.git", demo / "tampered.git"]) as bb:
-        assert bb.isolated, bb.isolation
-        yield Farm(root, bb, settings, tampered_commit)
+    settings = buildbot_settings(demo)
+    try:
+        with start_isolated_buildbot(root / "bb", 2, serve=[demo / "fork.git", demo / "tampered.git"]) as bb:
+            assert bb.isolated, bb.isolation
+            yield Farm(root, bb, settings, tampered_commit)
+    finally:
+        stop_demo_agent(demo)     # signing here started the demo keyring's gpg-agent again
 
 
 def test_the_workers_user_cannot_read_the_release_managers_files(farm: Farm, tmp_path: Path) -> None:
