@@ -135,7 +135,8 @@ def test_the_diary_says_which_worker_built_what(tmp_path):
     record = {"job": "artifacts", "worker": "w1", "user": "relman-worker", "host": "build-01",
               "platform": "Linux-6.1-x86_64", "python": "3.11.2", "relman": "0.1.0",
               "build_url": "http://127.0.0.1:8010/#/builders/1/builds/7"}
-    second = {**record, "job": "artifacts (second build)", "worker": "w2", "host": "build-02"}
+    second = {**record, "job": "artifacts (second build)", "worker": "w2", "host": "rm-laptop", "user": "hugo",
+              "same_user": True}
     step = Step("build.artifacts", "build the release files", lambda ctx: {"workers": [record], "second": second},
                 phase="build")
     journal = Journal(tmp_path / "relman.db")
@@ -146,4 +147,5 @@ def test_the_diary_says_which_worker_built_what(tmp_path):
     assert "## Who built what" in text
     assert ("| w1 | relman-worker@build-01, Linux-6.1-x86_64 | 3.11.2 | 0.1.0 "
             "| [log](http://127.0.0.1:8010/#/builders/1/builds/7) |") in text
-    assert "| w2 | relman-worker@build-02" in text
+    assert "| w2 | hugo@rm-laptop, Linux-6.1-x86_64 (same user as the release manager: NOT isolated) |" in text
+    assert text.count("NOT isolated") == 1

@@ -37,6 +37,7 @@ from relman.release.remote_build import (
     check_arrival,
     check_reproducible_remote,
     run_remote_build,
+    worker_lines,
 )
 from relman.vcs import Git
 
@@ -186,6 +187,10 @@ def test_a_job_whose_only_worker_vanishes_fails_clearly_and_a_rerun_converges(fa
     # the machine is back: running the step again builds, checks and signs
     built = build_artifacts_remote(farm.ctx("build.artifacts", release, fork_tag))
     assert built["commit"] == farm.commit and list(release.artifacts_dir.glob("*.asc"))
+    # built by the worker's own user: isolated, and `relman show` does not say otherwise
+    [who] = built["workers"]
+    assert who["user"] == "relman-worker" and who["same_user"] is False
+    assert "NOT isolated" not in worker_lines(built)[0]
 
 
 DIFFERENT_XZ = """

@@ -170,6 +170,7 @@ def test_the_build_step_signs_here_and_records_this_user_as_the_builder(farm: Sa
     [shown] = worker_lines(built)
     assert shown.startswith(f"build-release-files: worker {who['worker']} ({this_user()}@")
     assert f"({WORKER_USER}@" not in shown
+    assert who["same_user"] is True and "same user as the release manager, NOT isolated" in shown
     # signed here with the demo's key, and the signed folder verifies against it
     demo = farm.root / "demo"
     fingerprint = (demo / "gnupg" / "demo-key.fingerprint").read_text().strip()

@@ -285,7 +285,8 @@ def _worker_rows(by_id: Mapping[str, Mapping[str, Any]]) -> list[str]:
         for w in records:
             url = w.get("build_url")
             rows.append(f"| `{step_id}` | {w.get('job') or ''} | {w.get('worker') or ''} "
-                        f"| {w.get('user') or ''}@{w.get('host') or ''}, {w.get('platform') or ''} "
+                        f"| {w.get('user') or ''}@{w.get('host') or ''}, {w.get('platform') or ''}"
+                        f"{' (same user as the release manager: NOT isolated)' if w.get('same_user') else ''} "
                         f"| {w.get('python') or ''} | {w.get('relman') or ''} | {f'[log]({url})' if url else ''} |")
     return rows
 

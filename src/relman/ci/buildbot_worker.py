@@ -32,15 +32,19 @@ REPORT_PREFIX = "relman-worker-report: "
 OUT_MARKER = ".relman-worker-out"     # marks an output folder this command may empty
 
 
+def current_user() -> str:
+    """This process's user name (its uid when the uid has no name, as in some containers)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid()) if hasattr(os, "getuid") else "?"
+
+
 def worker_facts() -> dict[str, Any]:
     """Who built: the Buildbot worker's name (RELMAN_WORKER, set by the release master), the host,
     the platform and the versions of Python and relman that ran the build."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid()) if hasattr(os, "getuid") else "?"
     return {"worker": os.environ.get("RELMAN_WORKER") or socket.gethostname(), "host": socket.gethostname(),
-            "user": user, "platform": platform.platform(), "machine": platform.machine(),
+            "user": current_user(), "platform": platform.platform(), "machine": platform.machine(),
             "python": platform.python_version(), "python_implementation": platform.python_implementation(),
             "relman": __version__}
 

@@ -26,6 +26,7 @@ outputs, so the journal, `relman show --json` and the diary have them.
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from typing import Any
 from ..artifacts.checksums import sha256_file
 from ..artifacts.manifest import DOCS, SOURCE, expected_files, get_profile
 from ..artifacts.release_manifest import load_release_manifest, manifest_spec
-from ..ci.buildbot_worker import OUT_MARKER, parse_report
+from ..ci.buildbot_worker import OUT_MARKER, current_user, parse_report
 from ..ci.executor import BuildJob, Executor, JobResult
 from ..engine.secrets import redact_file
 from ..engine.step import StepContext
@@ -146,14 +147,18 @@ def build_job(release: Release, source: RemoteSource, job_id: str, incoming: Pat
 
 
 def worker_record(job: str, report: dict[str, Any] | None, result: JobResult) -> dict[str, Any]:
-    """What the journal keeps about who built what."""
+    """What the journal keeps about who built what. `same_user`: the worker said it ran as this
+    release manager on this machine — a build that was NOT isolated from the RM's keys and files
+    (the fallback without root), which `relman show` and the diary then say."""
     facts = (report or {}).get("facts") or {}
     info = result.info
     return {"job": job, "worker": info.get("worker") or facts.get("worker"), "host": facts.get("host"),
             "user": facts.get("user"), "platform": facts.get("platform"), "python": facts.get("python"),
             "relman": facts.get("relman"), "build_url": info.get("build_url"), "log": info.get("log"),
             "where": result.where, "retried_after": info.get("retried_after") or [],
+            "same_user": facts.get("user") == current_user() and facts.get("host") == socket.gethostname(),
             "duration_s": round(result.duration_s, 3)}
+
 
 
 def run_remote_build(ctx: StepContext, release: Release, source: RemoteSource, job_id: str, *,
@@ -358,5 +363,7 @@ def worker_lines(outputs: Mapping[str, Any]) -> list[str]:
     if isinstance(second, dict) and second.get("job"):
         records.append(second)
     return [f"{w.get('job')}: worker {w.get('worker')} ({w.get('user')}@{w.get('host')}, {w.get('platform')}, "
-            f"Python {w.get('python')}, relman {w.get('relman')}) {w.get('build_url') or ''}".rstrip()
+            f"Python {w.get('python')}, relman {w.get('relman')})"
+            f"{' — same user as the release manager, NOT isolated' if w.get('same_user') else ''}"
+            f" {w.get('build_url') or ''}".rstrip()
             for w in records if isinstance(w, dict)]
