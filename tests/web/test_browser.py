@@ -8,7 +8,9 @@ Playwright never downloads a browser here: it is pointed at /usr/bin/chromium.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from buildbot_fixture import cpython_like_master  # noqa: F401  (the shared session master)
@@ -55,7 +57,8 @@ def site_for(tmp_path: Path, state: Path, buildbot: str | None = None) -> Site:
 def test_dashboard_renders_in_chromium(browser, cpython_like_master, tmp_path: Path) -> None:  # noqa: F811
     site = site_for(tmp_path, tmp_path / "state", cpython_like_master.url)
     with serving(create_app(site)) as url:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        # A viewer in India with British date habits: what the page shows must be converted.
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, timezone_id="Asia/Kolkata", locale="en-GB")
         page.goto(url + "/")
         # The first verdicts arrive through the live region, without a reload.
         page.wait_for_selector("section.branch.verdict-unreleasable", timeout=30_000)
@@ -69,6 +72,8 @@ def test_dashboard_renders_in_chromium(browser, cpython_like_master, tmp_path: P
         stamp = page.locator("p.freshness time").first
         assert stamp.get_attribute("title") == stamp.get_attribute("datetime")
         assert stamp.get_attribute("datetime").endswith("+00:00") and "+00:00" not in stamp.inner_text()
+        utc = datetime.fromisoformat(stamp.get_attribute("datetime"))
+        assert stamp.inner_text() == utc.astimezone(ZoneInfo("Asia/Kolkata")).strftime("%d/%m/%Y, %H:%M:%S")
         screenshot(page, "dashboard")
         page.set_viewport_size({"width": 390, "height": 844})          # a phone
         assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
