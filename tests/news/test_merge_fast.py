@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import os
 import threading
+from unittest import mock
 from pathlib import Path
 
 import pytest
-
-from conftest import require_module
 
 from relman.news import NewsError, merge_news
 from relman.news import merge as fast
@@ -22,6 +21,7 @@ from relman.news.render import join_blocks, load_tree, render_news
 from relman.news.synthetic import make_tree
 
 from .edge_tree import make_edge_tree
+from .peer import merge_cases
 
 
 def reference(news: Path, hint: str | None = None) -> str:
@@ -381,9 +381,36 @@ def test_simple_entry_equals_the_two_reflows(body, prefix):
     assert not _FORBIDDEN_START.match(lazy)  # the general path would not reject it either
     assert got == prefixed_entry_text(prefix, lazy, True)
     assert got == prefixed_entry_text(prefix, wrap_body(body), True)  # the exact (not lazy) reading too
-    blurb_text = require_module("blurb._utils.text")
-    parsed = blurb_text.textwrap_body(body.split("\n"))
-    assert got == blurb_text.textwrap_body(prefix + parsed, initial_indent="- ", subsequent_indent="  ")
+
+
+# One case the fast path surely takes, in every batch below (so each batch shows it ran).
+USUAL = ("One paragraph\nover two lines.\n\nAnd a second one.", "gh-135000: ")
+
+
+@settings(max_examples=8, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+@given(st.lists(st.tuples(BODIES, PREFIXES), min_size=30, max_size=40))
+def test_simple_entries_merge_like_blurb(tmp_path_factory, cases):
+    """The same bodies through `blurb merge`, one run per batch: in canonical version-file entries
+    and gh-issue fragments (the one-step path) and with the other prefixes; relman merges serially
+    here, so the one-step renderings can be counted."""
+    taken = []
+    one_step = fast._simple_entry
+
+    def counted(prefix, body):
+        piece = one_step(prefix, body)
+        taken.append(piece is not None)
+        return piece
+
+    def serial(news):
+        text, problems = merged(news, jobs=1)
+        assert problems == []
+        return text
+
+    with mock.patch.object(fast, "_simple_entry", counted):
+        written = merge_cases(tmp_path_factory.mktemp("simple") / "cpython", [*cases, USUAL], merge=serial)
+    assert USUAL in written
+    assert any(taken)
 
 
 def test_simple_entry_takes_the_usual_shapes():
