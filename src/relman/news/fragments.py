@@ -209,6 +209,8 @@ def _parse_plain(text: str, preset: dict[str, str] | None, lazy: bool) -> list[E
         else:
             body = chunk
         body = body.rstrip()
+        if not body:        # metadata and nothing after it: the careful parser names the problem
+            return None
         keep_lines = not lazy or "no changes" in metadata
         if keep_lines or "\n\n" in body or body.startswith(_LIST_START):
             body = wrap_body(body, plain=True, lazy=not keep_lines)

@@ -120,6 +120,8 @@ def _version_fast(name: str, text: str) -> list[str] | None:
             # The usual entry: everything `_valid_quick` and `issue_prefix` would work out is known.
             prefix = f"gh-{issue}: "
             body = chunk[match.end():].rstrip()
+            if not body:        # metadata and no text: blurb refuses it; the careful path says why
+                return None
             piece = _simple_entry(prefix, body)
         else:
             if not chunk.startswith(".."):
@@ -140,6 +142,8 @@ def _version_fast(name: str, text: str) -> list[str] | None:
             prefix = issue_prefix(metadata)
             release_date = metadata.get("release date")
             body = body.rstrip()
+            if not body:
+                return None
         if piece is None:
             # Anything but one single-spaced paragraph: the general rules.
             words = None
