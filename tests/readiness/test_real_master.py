@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 from pathlib import Path
 
@@ -84,14 +86,19 @@ def test_status_cli_json_and_exit_codes(cpython_like_master, tmp_path: Path) -> 
     assert "Tier-1 build failed" in main.output and "unreleasable: main" in main.output
 
 
-def test_streak_found_with_few_requests_and_window_edge(cpython_like_master, monkeypatch) -> None:  # noqa: F811
-    """With one build per builder up front, the breaking build comes from the last success."""
+@pytest.mark.parametrize("streak_page", [64, 1], ids=["streak-in-one-page", "streak-longer-than-the-page"])
+def test_streak_found_with_few_requests_and_window_edge(cpython_like_master, monkeypatch,  # noqa: F811
+                                                        streak_page: int) -> None:
+    """With one build per builder up front, the breaking build comes from the last success —
+    found in one page of successes and failures, or (a streak longer than that page) by asking
+    for the last success and then the failures after it."""
     import asyncio
 
     from relman.ci.buildbot import BuildbotClient
     from relman.readiness import judge_builder, verdict as verdict_mod
 
     monkeypatch.setattr(verdict_mod, "LATEST_PAGE", 1)
+    monkeypatch.setattr(verdict_mod, "STREAK_PAGE", streak_page)
 
     async def snap(history: int):
         async with BuildbotClient(cpython_like_master.url) as bb:

@@ -39,6 +39,7 @@ LATEST_PAGE = 3          # completed builds per builder wanted up front
 # build and the last success means the success is inside the window without asking.
 EDGE_SLACK = 20
 TIE_ROOM = 5   # failures fetched from the last success's second on, to step over ties
+STREAK_PAGE = 64   # a failing builder's newest successes and failures, read in one request
 HISTORY_FIELDS = ("buildid", "builderid", "number", "results", "complete", "started_at", "complete_at")
 
 
@@ -70,9 +71,11 @@ async def fetch_snapshot(client: BuildbotClient, *, tags: Iterable[str] | None =
     3. for builders absent from it (idle ones), or with nothing but skipped, cancelled,
        retried or exception builds in it, their own latest builds;
     4. for builders whose latest interesting build failed and whose streak does not end
-       inside what we have: their last success (and the 200th newest build, the edge of the
-       dashboard's window), then the first failure after that success: the breaking build.
-       Three tiny requests instead of 200 builds.
+       inside what we have: their newest STREAK_PAGE successes and failures, which hold the
+       last success and the first failure after it (the breaking build) unless the streak is
+       longer (then: the last success, then the failures from its second on); and, when build
+       numbers put that success near the edge of the dashboard's 200-build window, the 200th
+       newest build. One or two small requests instead of 200 builds.
     """
     started = client.requests_made
     builders, workers = await asyncio.gather(client.builders(), client.workers())
@@ -112,22 +115,40 @@ async def fetch_snapshot(client: BuildbotClient, *, tags: Iterable[str] | None =
         interesting = [b for b in have if b.results in INTERESTING]
         if not interesting or interesting[0].results != FAILURE or any(b.results == SUCCESS for b in interesting):
             return
-        success = await client.builds(builderid, limit=1, results=[SUCCESS], fields=HISTORY_FIELDS)
-        if not success:
-            return                      # never succeeded: the streak's start is unknown
-        last_success = success[0]
-        # Completion times are whole seconds: ask from the success's second on, drop what is not after it.
-        first_failure = client.builds(builderid, limit=TIE_ROOM, results=[FAILURE], fields=HISTORY_FIELDS,
-                                      completed_since=last_success.complete_at, oldest_first=True)
-        if have[0].number - last_success.number < history - EDGE_SLACK:
-            first = await first_failure     # build numbers say it is well inside the window
-        else:                               # near or past the window's edge: ask for the edge
-            edge, first = await asyncio.gather(
-                client.builds(builderid, limit=1, offset=history - 1, fields=("number", "complete_at")),
-                first_failure)
-            if edge and ((last_success.complete_at or 0), last_success.number) < \
-                    ((edge[0].complete_at or 0), edge[0].number):
-                return                      # outside the dashboard's 200-build window: unknown
+
+        def near_edge(success: Build) -> bool:     # build numbers put it near the window's edge
+            return have[0].number - success.number >= history - EDGE_SLACK
+
+        def the_edge() -> Any:                      # the 200th newest build: the window's oldest
+            return client.builds(builderid, limit=1, offset=history - 1, fields=("number", "complete_at"))
+
+        # Usually one request: the newest successes and failures together, the streak starting
+        # where the first success appears (the failures before it are newer, oldest last).
+        recent = await client.builds(builderid, limit=STREAK_PAGE, results=[SUCCESS, FAILURE],
+                                     fields=HISTORY_FIELDS)
+        found = next((i for i, b in enumerate(recent) if b.results == SUCCESS), None)
+        edge: list[Build] = []
+        if found is not None:
+            last_success, first = recent[found], list(reversed(recent[:found]))
+            if near_edge(last_success):
+                edge = await the_edge()
+        elif len(recent) < STREAK_PAGE:
+            return                          # never succeeded: the streak's start is unknown
+        else:                               # a streak longer than the page: the two-step way
+            success = await client.builds(builderid, limit=1, results=[SUCCESS], fields=HISTORY_FIELDS)
+            if not success:
+                return
+            last_success = success[0]
+            # Completion times are whole seconds: ask from the success's second on, drop what is not after it.
+            failures = client.builds(builderid, limit=TIE_ROOM, results=[FAILURE], fields=HISTORY_FIELDS,
+                                     completed_since=last_success.complete_at, oldest_first=True)
+            if near_edge(last_success):
+                edge, first = await asyncio.gather(the_edge(), failures)
+            else:
+                first = await failures
+        if edge and ((last_success.complete_at or 0), last_success.number) < \
+                ((edge[0].complete_at or 0), edge[0].number):
+            return                          # outside the dashboard's 200-build window: unknown
         after = [b for b in first if ((b.complete_at or 0), b.number) > ((last_success.complete_at or 0),
                                                                          last_success.number)]
         known[builderid] = _newest_first({b.number: b for b in [*have, *after[:1], last_success]}.values())
