@@ -3,6 +3,7 @@ its dashboard (the demo's state folder and schedule)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -22,7 +23,11 @@ def test_the_demo_site_shows_the_rehearsals_run(tmp_path: Path) -> None:
         seen["run"] = httpx.get(f"{base}/runs/{run_id}")
         seen["json"] = httpx.get(f"{base}/runs/{run_id}.json")
         seen["report"] = httpx.get(f"{base}/runs/{run_id}/report")
-        seen["status"] = httpx.get(f"{base}/status.json")
+        # the dashboard judges (in its judging process, started from the site's own thread)
+        deadline = time.monotonic() + 60
+        while not (status := httpx.get(f"{base}/status.json")).json()["judged_at"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        seen["status"] = status
         seen["dashboard"] = httpx.get(f"{base}/")
 
     outcome = run_demo(tmp_path / "demo", serve=look, as_json=True)
@@ -38,3 +43,7 @@ def test_the_demo_site_shows_the_rehearsals_run(tmp_path: Path) -> None:
     assert 'data-live-final="1"' in seen["run"].text and "Gate decisions" in seen["run"].text
     assert seen["report"].status_code == 200 and "Release diary" in seen["report"].text
     assert seen["dashboard"].status_code == 200 and seen["status"].status_code == 200
+    status = seen["status"].json()
+    assert status["judged_at"] and status["error"] is None, status
+    assert [v["branch"] for v in status["verdicts"]], status      # the demo's schedule's branches
+    assert 'class="branch card verdict-' in seen["dashboard"].text
