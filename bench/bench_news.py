@@ -79,6 +79,14 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def timed(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Run a whole command: its wall time, and the CPU of it and its children (a forked worker too)."""
+    cpu = _children_cpu()
+    start = time.perf_counter()
+    subprocess.run(args, cwd=cwd, check=True, capture_output=True, stdin=subprocess.DEVNULL, env=env)
+    return time.perf_counter() - start, _children_cpu() - cpu
+
+
 def _env(jobs: int | None) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("RELMAN_NEWS_JOBS", None)
@@ -90,11 +98,9 @@ def _env(jobs: int | None) -> dict[str, str]:
 
 def whole(key: str, args: list[str], cwd: Path, jobs: int | None = None) -> None:
     """Time a command: wall, and CPU of it and its children (the merge worker included)."""
-    cpu = _children_cpu()
-    start = time.perf_counter()
-    subprocess.run(args, cwd=cwd, check=True, capture_output=True, stdin=subprocess.DEVNULL, env=_env(jobs))
-    WALL.setdefault(key, []).append(time.perf_counter() - start)
-    CPU.setdefault(key, []).append(_children_cpu() - cpu)
+    wall, cpu = timed(args, cwd, _env(jobs))
+    WALL.setdefault(key, []).append(wall)
+    CPU.setdefault(key, []).append(cpu)
 
 
 def in_process(key: str, script: str, root: Path, output: Path, jobs: int | None = None) -> None:

@@ -21,38 +21,22 @@ from __future__ import annotations
 import argparse
 import compileall
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+from bench.bench_news import BLURB, RELMAN, timed  # noqa: E402  (the same commands, timed the same way)
 from bench.results import write_section  # noqa: E402
 from relman.news.synthetic import make_tree  # noqa: E402
 
-BIN = Path(sys.executable).parent
-BLURB = str(BIN / "blurb")
-RELMAN = str(BIN / "relman")
 TARGET = 10.0
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
-    cpu = _children_cpu()
-    start = time.perf_counter()
-    subprocess.run(args, cwd=cwd, check=True, capture_output=True, stdin=subprocess.DEVNULL, env=env)
-    return time.perf_counter() - start, _children_cpu() - cpu
 
 
 def main() -> None:
