@@ -160,7 +160,6 @@ def worker_record(job: str, report: dict[str, Any] | None, result: JobResult) ->
             "duration_s": round(result.duration_s, 3)}
 
 
-
 def run_remote_build(ctx: StepContext, release: Release, source: RemoteSource, job_id: str, *,
                      worker: str | None = None) -> tuple[Path, dict[str, Any], JobResult]:
     """Build on a worker; return (the folder the files arrived in, the worker's report, the job result),

@@ -40,8 +40,8 @@ from ..readiness.severity import Severity
 from ..readiness.sources import ReadinessSources, assess_sources_async
 from ..readiness.verdict import Verdict
 from .app import Site, make_templates
-from .judging import JudgingProcess, JudgingProcessError
 from .cache import cached_response, etag_of, install_filters, verdict_class
+from .judging import JudgingProcess, JudgingProcessError
 
 log = logging.getLogger("relman.site.dashboard")
 
@@ -69,6 +69,16 @@ class Snapshot:
     error: str | None = None
     error_at: datetime | None = None
     refreshes: int = 0
+
+    def judged(self, verdicts: list[Verdict]) -> Snapshot:
+        """The next snapshot, with fresh verdicts."""
+        return Snapshot(verdicts, datetime.now(tz=UTC), refreshes=self.refreshes + 1)
+
+    def failed(self, why: str) -> Snapshot:
+        """The next snapshot when judging failed: the last verdicts kept, the failure said, and
+        since when failures have lasted."""
+        return Snapshot(self.verdicts, self.judged_at, why, self.error_at if self.error else datetime.now(tz=UTC),
+                        self.refreshes + 1)
 
 
 class DashboardState:
@@ -121,8 +131,7 @@ class DashboardState:
         try:
             return await self._judging.call("judge_and_render", *args)
         except JudgingProcessError as error:
-            snap = self.snapshot
-            snap = Snapshot(snap.verdicts, snap.judged_at, str(error), datetime.now(tz=UTC), snap.refreshes + 1)
+            snap = self.snapshot.failed(str(error))
             return snap, render_pages(self.site.templates, snap, self.sources, self.following, self.refresh_s)
 
     async def _tracker_issues(self) -> list[Issue] | None:
@@ -256,11 +265,7 @@ def judge_and_render(sources: ReadinessSources, issues: list[Issue] | None, trac
             failure = str(error).splitlines()[0]
         except httpx.HTTPError as error:   # one the client did not word (e.g. a corrupt gzip body)
             failure = f"{sources.buildbot}: {type(error).__name__}: {error}"
-    if verdicts is None:
-        snap = Snapshot(previous.verdicts, previous.judged_at, failure,
-                        previous.error_at if previous.error else datetime.now(tz=UTC), previous.refreshes + 1)
-    else:
-        snap = Snapshot(verdicts, datetime.now(tz=UTC), refreshes=previous.refreshes + 1)
+    snap = previous.judged(verdicts) if verdicts is not None else previous.failed(failure or "no verdicts")
     if _CHILD_TEMPLATES is None:
         _CHILD_TEMPLATES = make_templates()
         install_filters(_CHILD_TEMPLATES)

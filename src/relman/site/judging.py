@@ -85,12 +85,6 @@ class JudgingProcess:
         proc.kill()                 # a judgement waiting on a slow Buildbot must not hold up shutdown
         await proc.wait()
 
-    def kill_now(self) -> None:
-        """For a loop that is already gone: stop the child without awaiting it."""
-        if self._proc is not None and self._proc.returncode is None:
-            self._proc.kill()
-        self._proc = None
-
 
 def _import_path() -> str:
     """The parent's import path, so the child imports this same relman (a source checkout too)."""
